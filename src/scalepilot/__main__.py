@@ -1,0 +1,3 @@
+from scalepilot.faces.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The ``scalepilot.yaml`` models and their loader (errors name file:line:column)."""

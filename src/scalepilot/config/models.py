@@ -1,0 +1,289 @@
+"""The typed, grouped models of ``scalepilot.yaml``.
+
+Every field says its unit and why its default is what it is; the descriptions become the
+JSON Schema (``scalepilot schema``) that editors use for completion. Unknown keys are
+errors everywhere, because a misspelt key silently ignored is a 3 a.m. surprise.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from scalepilot.config.durations import ByteSize, Duration, PositiveDuration
+
+_LABEL_NAME_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+_SERVICE_NAME_RE = re.compile(r"[a-z0-9]([-a-z0-9_]*[a-z0-9])?")
+# Labels scalepilot attaches itself; letting users set them would make series ambiguous.
+RESERVED_LABELS = frozenset({"job", "instance", "service", "__name__"})
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+def _check_labels(labels: dict[str, str]) -> dict[str, str]:
+    for name in labels:
+        if not _LABEL_NAME_RE.fullmatch(name) or name.startswith("__"):
+            raise PydanticCustomError(
+                "label_name", "invalid label name {name!r}: use letters, digits and _, not starting with a digit or __",
+                {"name": name},
+            )
+        if name in RESERVED_LABELS:
+            raise PydanticCustomError("label_reserved", "label {name!r} is set by scalepilot", {"name": name})
+    return labels
+
+
+def _check_host_port(value: str) -> str:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise PydanticCustomError("address", "must be host:port, e.g. 127.0.0.1:8420")
+    return value
+
+
+def _check_http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise PydanticCustomError("url", "must be an http:// or https:// URL with a host")
+    try:
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise PydanticCustomError("url", "has an invalid port") from None
+    return value
+
+
+Labels = Annotated[dict[str, str], Field(description="Extra labels attached to every series.")]
+
+
+class ServerSettings(Model):
+    address: str = Field(
+        "127.0.0.1:8420",
+        description="host:port of the HTTP server (/health, /ready, /metrics, /status, API). "
+        "Loopback by default: nothing is exposed to the network unless you say so.",
+    )
+
+    _v = field_validator("address")(classmethod(lambda cls, v: _check_host_port(v)))
+
+    @property
+    def host(self) -> str:
+        return self.address.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.address.rpartition(":")[2])
+
+
+class RetentionSettings(Model):
+    raw: PositiveDuration = Field(
+        15 * 86400.0, description="How long raw samples are kept. 15d, as Prometheus's default."
+    )
+    rollup_1m: PositiveDuration = Field(
+        90 * 86400.0,
+        description="How long 1-minute rollups (min/max/sum/count/last) are kept: long enough for "
+        "a quarter of capacity trends at a 60th of the raw size.",
+    )
+    rollup_5m: PositiveDuration = Field(
+        400 * 86400.0,
+        description="How long 5-minute rollups are kept: a year and a bit, for year-on-year peaks.",
+    )
+
+
+class StorageSettings(Model):
+    data_dir: Path = Field(
+        Path(".scalepilot"),
+        description="Directory of the embedded store (SQLite in WAL mode). Relative paths are "
+        "resolved against the config file's directory.",
+    )
+    flush_interval: PositiveDuration = Field(
+        1.0,
+        description="Appended samples become durable at most this long after they arrive; a crash "
+        "loses at most this much. 1s balances fsync cost against data at risk.",
+    )
+    head_window: PositiveDuration = Field(
+        1800.0,
+        description="Samples stay in the in-memory head (and its write-ahead batches) this long "
+        "before being compressed into per-series chunks. 30m gives 120 samples per chunk at a "
+        "15s scrape interval, Prometheus's chunk size, and bounds head memory.",
+    )
+    maintenance_interval: PositiveDuration = Field(
+        60.0,
+        description="How often compaction, rollups and retention run in the background.",
+    )
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+
+
+class ScrapeDefaults(Model):
+    interval: PositiveDuration = Field(
+        15.0, description="Time between scrapes of one endpoint. 15s is the Prometheus convention."
+    )
+    timeout: PositiveDuration = Field(
+        10.0, description="A scrape taking longer is abandoned and the endpoint marked down."
+    )
+    body_size_limit: ByteSize = Field(
+        16 * 1024 * 1024,
+        description="Uncompressed bytes read from one metrics page before it is refused; protects "
+        "memory against a runaway exporter. 0 means no limit.",
+    )
+    sample_limit: int = Field(
+        0, ge=0, description="A page with more samples than this is refused (0 = no limit)."
+    )
+
+    @model_validator(mode="after")
+    def _timeout_fits(self) -> ScrapeDefaults:
+        if self.timeout > self.interval:
+            raise PydanticCustomError("timeout", "timeout must not exceed interval")
+        return self
+
+
+class ProbeDefaults(Model):
+    interval: PositiveDuration = Field(15.0, description="Time between two runs of one probe.")
+    timeout: PositiveDuration = Field(5.0, description="A probe not answered within this fails.")
+
+
+class HostStatsSettings(Model):
+    enabled: bool = Field(True, description="Record host CPU and memory use.")
+    interval: PositiveDuration = Field(15.0, description="Time between two readings.")
+
+
+class Endpoint(Model):
+    url: str = Field(description="URL of a Prometheus text or OpenMetrics page.")
+    replica: str | None = Field(
+        None, description="Value of the `replica` label; defaults to the endpoint's index in the list."
+    )
+    labels: Labels = Field(default_factory=dict)
+
+    _u = field_validator("url")(classmethod(lambda cls, v: _check_http_url(v)))
+    _l = field_validator("labels")(classmethod(lambda cls, v: _check_labels(v)))
+
+
+class ServiceScrape(Model):
+    interval: PositiveDuration | None = Field(None, description="Overrides scrape.interval.")
+    timeout: PositiveDuration | None = Field(None, description="Overrides scrape.timeout.")
+    endpoints: list[Endpoint] = Field(default_factory=list, description="Metrics pages of the replicas.")
+
+
+class HTTPProbe(Model):
+    type: Literal["http"]
+    name: str = Field(description="Unique within the service; becomes the `probe` label.")
+    url: str
+    method: Literal["GET", "HEAD", "POST", "PUT", "OPTIONS"] = "GET"
+    expect_status: list[int] = Field(
+        default_factory=lambda: list(range(200, 300)),
+        description="Status codes that count as success; default any 2xx.",
+    )
+    body_regex: str | None = Field(None, description="If set, the body must contain a match.")
+    headers: dict[str, str] = Field(default_factory=dict)
+    replica: str | None = None
+    interval: PositiveDuration | None = Field(None, description="Overrides probe.interval.")
+    timeout: PositiveDuration | None = Field(None, description="Overrides probe.timeout.")
+
+    _u = field_validator("url")(classmethod(lambda cls, v: _check_http_url(v)))
+
+    @field_validator("body_regex")
+    @classmethod
+    def _regex(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as exc:
+                raise PydanticCustomError("regex", "invalid regular expression: {e}", {"e": str(exc)}) from None
+        return v
+
+    @field_validator("expect_status")
+    @classmethod
+    def _statuses(cls, v: list[int]) -> list[int]:
+        if not v:
+            raise PydanticCustomError("status", "must list at least one status code")
+        for code in v:
+            if not 100 <= code <= 599:
+                raise PydanticCustomError("status", "{code} is not an HTTP status code", {"code": code})
+        return v
+
+
+class TCPProbe(Model):
+    type: Literal["tcp"]
+    name: str
+    address: str = Field(description="host:port that must accept a TCP connection.")
+    replica: str | None = None
+    interval: PositiveDuration | None = None
+    timeout: PositiveDuration | None = None
+
+    _a = field_validator("address")(classmethod(lambda cls, v: _check_host_port(v)))
+
+
+Probe = Annotated[HTTPProbe | TCPProbe, Field(discriminator="type")]
+
+
+class ProcessWatch(Model):
+    """One process whose CPU and memory are recorded. Give exactly one of pid, pid_file,
+    cmdline."""
+
+    pid: int | None = Field(None, gt=0)
+    pid_file: Path | None = None
+    cmdline: str | None = Field(None, description="Regular expression matched against the joined command line.")
+    replica: str | None = None
+
+    @model_validator(mode="after")
+    def _one_selector(self) -> ProcessWatch:
+        given = [n for n in ("pid", "pid_file", "cmdline") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise PydanticCustomError("process", "give exactly one of pid, pid_file, cmdline")
+        if self.cmdline is not None:
+            try:
+                re.compile(self.cmdline)
+            except re.error as exc:
+                raise PydanticCustomError("regex", "invalid regular expression: {e}", {"e": str(exc)}) from None
+        return self
+
+
+class Service(Model):
+    name: str = Field(description="Lower-case name; becomes the `service` and `job` labels.")
+    labels: Labels = Field(default_factory=dict)
+    scrape: ServiceScrape = Field(default_factory=ServiceScrape)
+    probes: list[Probe] = Field(default_factory=list)
+    processes: list[ProcessWatch] = Field(default_factory=list)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _SERVICE_NAME_RE.fullmatch(v):
+            raise PydanticCustomError(
+                "service_name", "must be lower-case letters, digits, - and _, e.g. checkout-api"
+            )
+        return v
+
+    _l = field_validator("labels")(classmethod(lambda cls, v: _check_labels(v)))
+
+    @model_validator(mode="after")
+    def _unique_probes(self) -> Service:
+        seen: set[str] = set()
+        for probe in self.probes:
+            if probe.name in seen:
+                raise PydanticCustomError("duplicate", "probe name {n!r} is used twice", {"n": probe.name})
+            seen.add(probe.name)
+        return self
+
+
+class Config(Model):
+    """The whole of ``scalepilot.yaml``."""
+
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    scrape: ScrapeDefaults = Field(default_factory=ScrapeDefaults)
+    probe: ProbeDefaults = Field(default_factory=ProbeDefaults)
+    host_stats: HostStatsSettings = Field(default_factory=HostStatsSettings)
+    services: list[Service] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_services(self) -> Config:
+        seen: set[str] = set()
+        for svc in self.services:
+            if svc.name in seen:
+                raise PydanticCustomError("duplicate", "service name {n!r} is used twice", {"n": svc.name})
+            seen.add(svc.name)
+        return self

@@ -1,0 +1,1 @@
+"""What people and programs touch: the CLI, the HTTP API and the web dashboard."""
