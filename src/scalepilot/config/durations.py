@@ -25,6 +25,8 @@ def parse_duration(text: str) -> float:
         if text == "":
             raise ValueError("empty duration")
         return 0.0
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return float(text)  # bare seconds
     m = _DURATION_RE.fullmatch(text)
     if m is None or not any(m.groups()):
         raise ValueError(f"not a duration: {text!r} (use e.g. 500ms, 15s, 5m, 1h30m, 7d)")
@@ -39,7 +41,7 @@ def format_duration(seconds: float) -> str:
     """The shortest Prometheus-style spelling: 90 -> ``1m30s``, 0.25 -> ``250ms``."""
     if seconds == 0:
         return "0s"
-    ms = int(round(seconds * 1000))
+    ms = round(seconds * 1000)
     out = []
     for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)):
         if ms >= size:
@@ -100,8 +102,7 @@ PositiveDuration = Annotated[
 """A duration strictly greater than zero, in seconds."""
 
 
-_SIZE_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3,
-               "kib": 1024, "mib": 1024**2, "gib": 1024**3}
+_SIZE_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "kib": 1024, "mib": 1024**2, "gib": 1024**3}
 _SIZE_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([a-zA-Z]*)")
 
 

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from scalepilot.config.durations import ByteSize, Duration, PositiveDuration
+from scalepilot.config.durations import ByteSize, PositiveDuration
 
 _LABEL_NAME_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _SERVICE_NAME_RE = re.compile(r"[a-z0-9]([-a-z0-9_]*[a-z0-9])?")
@@ -31,11 +31,12 @@ def _check_labels(labels: dict[str, str]) -> dict[str, str]:
     for name in labels:
         if not _LABEL_NAME_RE.fullmatch(name) or name.startswith("__"):
             raise PydanticCustomError(
-                "label_name", "invalid label name {name!r}: use letters, digits and _, not starting with a digit or __",
+                "label_name",
+                "invalid label name '{name}': use letters, digits and _, not starting with a digit or __",
                 {"name": name},
             )
         if name in RESERVED_LABELS:
-            raise PydanticCustomError("label_reserved", "label {name!r} is set by scalepilot", {"name": name})
+            raise PydanticCustomError("label_reserved", "label '{name}' is set by scalepilot", {"name": name})
     return labels
 
 
@@ -55,6 +56,18 @@ def _check_http_url(value: str) -> str:
     except ValueError:
         raise PydanticCustomError("url", "has an invalid port") from None
     return value
+
+
+def _unique(names: list[str], what: str) -> None:
+    first: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name in first:
+            raise PydanticCustomError(
+                "duplicate",
+                "{what} name '{n}' is used twice (items {a} and {b})",
+                {"what": what, "n": name, "a": first[name], "b": i},
+            )
+        first[name] = i
 
 
 Labels = Annotated[dict[str, str], Field(description="Extra labels attached to every series.")]
@@ -129,9 +142,7 @@ class ScrapeDefaults(Model):
         description="Uncompressed bytes read from one metrics page before it is refused; protects "
         "memory against a runaway exporter. 0 means no limit.",
     )
-    sample_limit: int = Field(
-        0, ge=0, description="A page with more samples than this is refused (0 = no limit)."
-    )
+    sample_limit: int = Field(0, ge=0, description="A page with more samples than this is refused (0 = no limit).")
 
     @model_validator(mode="after")
     def _timeout_fits(self) -> ScrapeDefaults:
@@ -252,21 +263,16 @@ class Service(Model):
     @classmethod
     def _name(cls, v: str) -> str:
         if not _SERVICE_NAME_RE.fullmatch(v):
-            raise PydanticCustomError(
-                "service_name", "must be lower-case letters, digits, - and _, e.g. checkout-api"
-            )
+            raise PydanticCustomError("service_name", "must be lower-case letters, digits, - and _, e.g. checkout-api")
         return v
 
     _l = field_validator("labels")(classmethod(lambda cls, v: _check_labels(v)))
 
-    @model_validator(mode="after")
-    def _unique_probes(self) -> Service:
-        seen: set[str] = set()
-        for probe in self.probes:
-            if probe.name in seen:
-                raise PydanticCustomError("duplicate", "probe name {n!r} is used twice", {"n": probe.name})
-            seen.add(probe.name)
-        return self
+    @field_validator("probes")
+    @classmethod
+    def _unique_probes(cls, probes: list[HTTPProbe | TCPProbe]) -> list[HTTPProbe | TCPProbe]:
+        _unique([p.name for p in probes], "probe")
+        return probes
 
 
 class Config(Model):
@@ -279,11 +285,8 @@ class Config(Model):
     host_stats: HostStatsSettings = Field(default_factory=HostStatsSettings)
     services: list[Service] = Field(default_factory=list)
 
-    @model_validator(mode="after")
-    def _unique_services(self) -> Config:
-        seen: set[str] = set()
-        for svc in self.services:
-            if svc.name in seen:
-                raise PydanticCustomError("duplicate", "service name {n!r} is used twice", {"n": svc.name})
-            seen.add(svc.name)
-        return self
+    @field_validator("services")
+    @classmethod
+    def _unique_services(cls, services: list[Service]) -> list[Service]:
+        _unique([s.name for s in services], "service")
+        return services

@@ -25,4 +25,23 @@ class SystemClock:
 
 
 def to_ms(seconds: float) -> int:
-    return int(round(seconds * 1000))
+    return round(seconds * 1000)
+
+
+class VirtualClock:
+    """Time that moves only when someone sleeps: ``sleep(300)`` returns at once with the
+    clock 300 s later. Tests and the simulator use it to run hours of loop time in
+    milliseconds through the live code."""
+
+    def __init__(self, start: float = 1_700_000_000.0) -> None:
+        self._now = start
+
+    def now(self) -> float:
+        return self._now
+
+    def advance(self, seconds: float) -> None:
+        self._now += max(0.0, seconds)
+
+    async def sleep(self, seconds: float) -> None:
+        self.advance(seconds)
+        await asyncio.sleep(0)

@@ -30,7 +30,8 @@ def is_stale(value: float) -> bool:
 
 
 def stale_mask(values: Float64Array) -> npt.NDArray[np.bool_]:
-    return values.view(np.uint64) == np.uint64(STALE_NAN_BITS)
+    mask: npt.NDArray[np.bool_] = values.view(np.uint64) == np.uint64(STALE_NAN_BITS)
+    return mask
 
 
 @dataclass(frozen=True, slots=True)

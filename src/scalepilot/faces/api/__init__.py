@@ -1,0 +1,1 @@
+"""The HTTP face: health, readiness, metrics, status (and, later, the REST API)."""

@@ -1,22 +1,39 @@
-"""The ``scalepilot`` command."""
+"""The ``scalepilot`` command: one sub-command per job, each with examples in --help."""
 
 from __future__ import annotations
 
 import typer
 
 from scalepilot import __version__
+from scalepilot.faces.cli import config_cmds, inspect_cmds, metrics_cmds, run_cmd
 
 app = typer.Typer(
     name="scalepilot",
-    help="A self-hosted infrastructure scaling control plane.",
+    help="A self-hosted infrastructure scaling control plane: watch services, store their "
+    "metrics, and (soon) alert, autoscale and roll out.",
     no_args_is_help=True,
     rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
 )
+
+app.command("run")(run_cmd.run)
+app.command("check")(config_cmds.check)
+app.command("schema")(config_cmds.schema)
+app.command("check-metrics")(metrics_cmds.check_metrics_cmd)
+app.command("targets")(inspect_cmds.targets)
+app.command("series")(inspect_cmds.series)
+app.command("events")(inspect_cmds.events)
 
 
 @app.command()
 def version() -> None:
-    """Print scalepilot's version."""
+    """Print scalepilot's version.
+
+    [b]Example[/b]
+
+      scalepilot version
+    """
     typer.echo(__version__)
 
 

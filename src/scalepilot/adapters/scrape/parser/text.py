@@ -1,0 +1,444 @@
+"""Prometheus text format 0.0.4.
+
+Where Prometheus's two Go parsers disagree, the rule followed is the one that keeps a
+page Prometheus scrapes scrapable here, unless the page is self-contradictory:
+
+* accepted as Prometheus does: blanks and tabs between tokens and inside braces, a
+  trailing comma in a label set, blank lines, any ``#`` comment, a family whose lines
+  resume after another family's (its samples are merged, page order is kept),
+  ``\\\\r`` or other unknown escapes kept as written, HELP after samples;
+* rejected as ``promtool check metrics`` does: a second HELP or TYPE for a family, a
+  TYPE after the family's samples, duplicate label names, ``__name__`` as a label,
+  labels not separated by commas;
+* rejected because the format spec says so and the data would be ambiguous: the same
+  series twice (Prometheus keeps the first and counts an error), histogram buckets not
+  in increasing ``le`` order or with decreasing counts, a bucket without a numeric
+  ``le``, a summary quantile outside [0, 1], metadata or samples whose names clash with
+  another family's series;
+* ``\\r\\n`` line endings are rejected with a message saying so (Prometheus fails on
+  them too, less clearly).
+
+Speed: one regex over the whole page splits it into lines and, for the shape nearly all
+exporters write (``name{a="b",...} value [timestamp]``), validates the line completely.
+The loop below then does only dictionary lookups and cheap string work per sample:
+label bodies are parsed once per distinct text, a histogram bucket reuses the parsed
+labels of its series (the body minus ``le``), and numbers go straight to ``float()``.
+Everything else takes the slow path in :mod:`.scanner`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+
+from scalepilot.adapters.scrape.errors import ParseError
+from scalepilot.adapters.scrape.parser.families import (
+    ROLE_BUCKET,
+    ROLE_COUNT,
+    ROLE_QUANTILE,
+    TEXT_SERIES,
+    TEXT_TYPES,
+    FamilyTable,
+    Owner,
+)
+from scalepilot.adapters.scrape.parser.labelsets import MALFORMED, Entry, LabelSets
+from scalepilot.adapters.scrape.parser.model import (
+    ExpositionFormat,
+    MetricFamily,
+    ParsedPage,
+    Sample,
+)
+from scalepilot.adapters.scrape.parser.scanner import scan_sample
+from scalepilot.adapters.scrape.parser.syntax import (
+    CRLF_PROBLEM,
+    EMPTY_CANON,
+    FAST_NUMBER,
+    INT64_MAX,
+    METRIC_NAME,
+    METRIC_NAME_RE,
+    Canon,
+    Labels,
+    Malformed,
+    join_label_body,
+    number_problem,
+    parse_number,
+    quote,
+    series_repr,
+    unescape_help,
+)
+
+# One match per line: a sample line in the canonical shape (groups 1-4) or, in group 5,
+# any other line, for the slow path. The label body is whatever lies between the first
+# "{" and the last "}" (the value and timestamp cannot contain a "}"); whether it is a
+# label set is checked when it is parsed, once per distinct body. The page must end
+# with "\n".
+_LINE_RE = re.compile(rf"(?:({METRIC_NAME})(?:\{{([^\n]*)\}})? ({FAST_NUMBER})(?: ([0-9]+))?|([^\n]*))\n")
+_META_RE = re.compile(r"#[ \t]+(HELP|TYPE)[ \t]+(.*)", re.DOTALL)
+
+_NAN = float("nan")
+_NO_FAMILY = MetricFamily("", "unknown", None, None, [])
+"""Stands for "no family yet" so the loop's variables need no None checks."""
+
+GroupState = list[float]
+"""[last le, last bucket count] of one histogram series, updated in place."""
+
+
+def parse_text(text: str) -> ParsedPage:
+    return _TextParser().run(text)
+
+
+class _TextParser:
+    __slots__ = ("groups", "helped", "le_values", "prefixes", "sets", "table", "typed")
+
+    def __init__(self) -> None:
+        self.table = FamilyTable(TEXT_SERIES)
+        self.typed: set[str] = set()
+        self.helped: set[str] = set()
+        self.sets = LabelSets()
+        self.prefixes: dict[str, Entry] = {}
+        """Bucket label bodies minus the trailing ``le``: one histogram series each."""
+        self.le_values: dict[str, tuple[Labels, float]] = {}
+        """le text -> ((("le", text),), its value): the label to append, the bound."""
+        self.groups: dict[tuple[str, Canon], GroupState] = {}
+
+    def run(self, text: str) -> ParsedPage:
+        if text and not text.endswith("\n"):
+            text += "\n"
+        owner_get = self.table.owner.get
+        bodies = self.sets.bodies
+        labels_get = bodies.get
+        # Typed without None: its results are checked with all() before use.
+        segment_get: Callable[[str], tuple[str, str]] = self.sets.segments.get  # type: ignore[assignment]
+        prefixes_get = self.prefixes.get
+        le_get = self.le_values.get
+        no_le: tuple[Labels, float] = ((), 0.0)
+        first_line: dict[tuple[str, Canon], int] = {}
+        seen = first_line.setdefault
+        # Page order, kept only once families interleave: until then the families in
+        # order are the page in order, and one append per sample is enough.
+        order: list[Sample] | None = None
+        position = self.table.position
+
+        # The family of the previous line, so a run of one family's lines skips the
+        # owner lookup; reset after metadata, which can change who owns a name.
+        cur_name = ""
+        family = _NO_FAMILY
+        role = 0
+        append = _NO_FAMILY.samples.append
+        # The histogram series (family, labels without le) whose buckets come now.
+        g_family = _NO_FAMILY
+        g_canon: Canon | None = None
+        g_state: GroupState = [_NAN, _NAN]
+
+        for lineno, row in enumerate(_LINE_RE.findall(text), 1):
+            name, body, val, ts, other = row
+            if not name:
+                cur_name = ""
+                scanned = self.other_line(other, lineno)
+                if scanned is None:
+                    continue
+                name, body, val, ts = scanned
+            try:
+                value = float(val)
+            except ValueError:
+                raise self.bad_value(name, val, lineno) from None
+            # inf - inf and nan - nan are nan (truthy); only Inf/NaN spellings may be so.
+            if value - value and val[-1] not in "fN":
+                raise self.bad_value(name, val, lineno)
+            if ts:
+                stamp = int(ts)
+                if stamp > INT64_MAX:
+                    raise ParseError(lineno, f"timestamp {quote(ts)} is out of the int64 range")
+                timestamp: int | None = stamp
+            else:
+                timestamp = None
+            if name != cur_name:
+                owner = owner_get(name)
+                if owner is None:
+                    owner = self.new_family(name, lineno)
+                last = family
+                family, role, append = owner
+                cur_name = name
+                if family is not last:
+                    if order is None and (family.samples or position.get(family.name, 0) < position.get(last.name, -1)):
+                        order = [s for f in self.table.families for s in f.samples]
+                    if order is not None:
+                        append = _both(append, order.append)
+            if role == ROLE_BUCKET:
+                # Fast case: no escapes and le last, as client libraries write it.
+                # Without escapes each '"' delimits, so the last ',le="' starts the le
+                # label whenever what follows it has no further '"'; the rest is the
+                # series' own labels, parsed once for all its buckets.
+                entry = None
+                if "\\" not in body:
+                    j = body.rfind(',le="')
+                    if j > 0 and len(body) > j + 5:
+                        le = body[j + 5 : -1]
+                        prefix = body[:j]
+                    elif body.startswith('le="'):
+                        le = body[4:-1]
+                        prefix = ""
+                    else:
+                        le = '"'
+                    if '"' not in le:
+                        entry = prefixes_get(prefix)
+                        if entry is None:
+                            entry = self.bucket_prefix(prefix)
+                if entry is None:
+                    labels, canon, le = self.bucket_labels(family, name, body, val, ts, lineno)
+                    bound = self.le_value(family, le, lineno)[1]
+                else:
+                    le_entry = le_get(le, no_le)
+                    if le_entry is no_le:
+                        le_entry = self.le_value(family, le, lineno)
+                    labels = entry[0] + le_entry[0]
+                    canon = entry[1]
+                    bound = le_entry[1]
+                if canon is not g_canon or family is not g_family:
+                    g_state = self.group_state(family, canon)
+                    g_canon = canon
+                    g_family = family
+                if bound <= g_state[0]:
+                    raise self.bucket_order(family, name, labels, bound, g_state, lineno)
+                if value < g_state[1]:
+                    raise self.bucket_count(family, name, labels, val, g_state, lineno)
+                g_state[0] = bound
+                g_state[1] = value
+            else:
+                if body:
+                    entry = labels_get(body)
+                    if entry is None and "\\" not in body and '=",' not in body and body[-1] == '"':
+                        # LabelSets.parse's common case, inline: known segments.
+                        found = tuple(map(segment_get, body[:-1].split('",')))
+                        if all(found) and (len(found) == 1 or len(dict(found)) == len(found)):
+                            entry = (found, frozenset(found))
+                            bodies[body] = entry
+                    if entry is None:
+                        entry = self.parse_labels(name, body, val, ts, lineno)
+                    labels, canon = entry
+                else:
+                    labels = ()
+                    canon = EMPTY_CANON
+                if role:  # a summary's quantile, _sum or _count; a histogram's _sum or _count
+                    self.check_role(family, role, name, labels, value, val, lineno)
+                first = seen((name, canon), lineno)
+                if first != lineno:
+                    raise ParseError(
+                        lineno,
+                        f"duplicate series {series_repr(name, labels)} (first at line {first})",
+                    )
+            append(Sample(name, labels, value, timestamp))
+        return ParsedPage(ExpositionFormat.TEXT, self.table.families, order)
+
+    # -- the slow path: anything but a canonical sample line ---------------------------
+
+    def other_line(self, line: str, lineno: int) -> tuple[str, str, str, str] | None:
+        """Handle a comment, blank or metadata line (None), or scan a sample line that
+        is not in the canonical shape into the fast path's (name, body, value, ts)."""
+        stripped = line.lstrip(" \t")
+        if not stripped:
+            return None
+        if stripped[0] == "#":
+            self.comment(stripped, lineno)
+            return None
+        try:
+            scanned = scan_sample(line, strict=False)
+        except Malformed as exc:
+            raise ParseError(lineno, exc.reason) from None
+        body = join_label_body(scanned.pairs)
+        if body and body not in self.sets.bodies:
+            try:
+                self.sets.parse(body)
+            except Malformed as exc:
+                raise ParseError(lineno, exc.reason) from None
+        return scanned.name, body, scanned.value, scanned.timestamp or ""
+
+    def comment(self, line: str, lineno: int) -> None:
+        m = _META_RE.fullmatch(line)
+        if m is None:
+            return  # an ordinary comment (Prometheus needs blanks after '#' for HELP/TYPE)
+        keyword, rest = m.groups()
+        name_match = METRIC_NAME_RE.match(rest)
+        end = name_match.end() if name_match else 0
+        if name_match is None or (end < len(rest) and rest[end] not in " \t"):
+            if not rest.strip():
+                raise ParseError(lineno, f"{keyword} line without a metric name")
+            token = rest.split()[0]
+            raise ParseError(lineno, f"invalid metric name {quote(token)} in {keyword} line")
+        name = name_match.group()
+        text = rest[end:].lstrip(" \t")
+        if not text and keyword == "HELP":
+            return  # a HELP without text says nothing; Prometheus ignores it too
+        family = self.metadata_family(name, keyword, lineno)
+        if keyword == "HELP":
+            if name in self.helped:
+                raise ParseError(lineno, f"second HELP line for metric family {quote(name)}")
+            self.helped.add(name)
+            family.help = unescape_help(text, openmetrics=False) or None
+            return
+        if name in self.typed:
+            raise ParseError(lineno, f"second TYPE line for metric family {quote(name)}")
+        type_ = TEXT_TYPES.get(text)
+        if type_ is None:
+            hint = CRLF_PROBLEM if text.endswith("\r") else "expected counter, gauge, histogram, summary or untyped"
+            raise ParseError(lineno, f"unknown metric type {quote(text)} for {quote(name)}: {hint}")
+        if family.samples:
+            raise ParseError(lineno, f"TYPE line for {quote(name)} after its samples")
+        self.typed.add(name)
+        if type_ != family.type:
+            self.table.retype(family, type_, lineno)
+
+    def metadata_family(self, name: str, keyword: str, lineno: int) -> MetricFamily:
+        family = self.table.by_name.get(name)
+        if family is not None:
+            return family
+        other = self.table.claimed.get(name)
+        if other is not None:
+            raise ParseError(
+                lineno,
+                f"{keyword} line for {quote(name)}, a series name of {other.type} {quote(other.name)}",
+            )
+        return self.table.create(name, "unknown", lineno)
+
+    def new_family(self, name: str, lineno: int) -> Owner:
+        """The untyped family a sample with a so far unknown name starts."""
+        family = self.table.by_name.get(name)
+        if family is not None:
+            raise ParseError(
+                lineno,
+                f"sample {quote(name)} is not valid for {family.type} {quote(name)}: "
+                f"expected {self.table.expected_names(family)}",
+            )
+        self.table.create(name, "unknown", lineno)
+        return self.table.owner[name]
+
+    def parse_labels(self, name: str, body: str, val: str, ts: str, lineno: int) -> Entry:
+        """The labels of a fast-path line; a body that is not canonical (blanks, a
+        trailing comma) or not valid goes through the scanner with its whole line."""
+        try:
+            return self.sets.parse(body)
+        except Malformed as exc:
+            if exc.reason != MALFORMED:
+                raise ParseError(lineno, exc.reason) from None
+        line = f"{name}{{{body}}} {val}" + (f" {ts}" if ts else "")
+        try:
+            scanned = scan_sample(line, strict=False)
+            entry = self.sets.parse(join_label_body(scanned.pairs))
+        except Malformed as exc:
+            raise ParseError(lineno, exc.reason) from None
+        self.sets.bodies[body] = entry
+        return entry
+
+    def bucket_prefix(self, prefix: str) -> Entry | None:
+        """A bucket's labels without the trailing ``le``, or None to take the general
+        path (which also reports any problem)."""
+        try:
+            labels, canon = self.sets.parse(prefix) if prefix else ((), EMPTY_CANON)
+        except Malformed:
+            return None
+        for k, _ in labels:
+            if k == "le":
+                return None
+        entry = (labels, canon)
+        self.prefixes[prefix] = entry
+        return entry
+
+    def bucket_labels(
+        self, family: MetricFamily, name: str, body: str, val: str, ts: str, lineno: int
+    ) -> tuple[Labels, Canon, str]:
+        """Labels, the series' labels without le (canonical) and le: the general case."""
+        labels = self.parse_labels(name, body, val, ts, lineno)[0] if body else ()
+        le = None
+        rest = []
+        for pair in labels:
+            if pair[0] == "le":
+                le = pair[1]
+            else:
+                rest.append(pair)
+        if le is None:
+            raise ParseError(
+                lineno,
+                f"histogram {quote(family.name)} bucket {series_repr(name, labels)} has no le label",
+            )
+        return labels, frozenset(rest), le
+
+    def le_value(self, family: MetricFamily, le: str, lineno: int) -> tuple[Labels, float]:
+        try:
+            bound = parse_number(le)
+        except Malformed as exc:
+            raise ParseError(
+                lineno, f"histogram {quote(family.name)} has invalid le {quote(le)}: {exc.reason}"
+            ) from None
+        if math.isnan(bound):
+            raise ParseError(lineno, f"histogram {quote(family.name)} has le {quote(le)}, which is not a number")
+        entry = ((("le", le),), bound)
+        self.le_values[le] = entry
+        return entry
+
+    def group_state(self, family: MetricFamily, canon: Canon) -> GroupState:
+        # No bound yet (NaN compares False with everything); counts start at 0.
+        return self.groups.setdefault((family.name, canon), [_NAN, 0.0])
+
+    def bucket_order(
+        self,
+        family: MetricFamily,
+        name: str,
+        labels: Labels,
+        bound: float,
+        state: GroupState,
+        lineno: int,
+    ) -> ParseError:
+        if bound == state[0]:
+            return ParseError(lineno, f"duplicate series {series_repr(name, labels)}")
+        return ParseError(
+            lineno,
+            f"histogram {quote(family.name)} buckets not in increasing le order: "
+            f"{series_repr(name, labels)} after le {state[0]:g}",
+        )
+
+    def bucket_count(
+        self, family: MetricFamily, name: str, labels: Labels, val: str, state: GroupState, lineno: int
+    ) -> ParseError:
+        if state[1] == 0.0:
+            return ParseError(lineno, f"histogram {quote(family.name)} bucket {series_repr(name, labels)} is negative")
+        return ParseError(
+            lineno,
+            f"histogram {quote(family.name)} bucket counts decrease: {series_repr(name, labels)} is {val}, "
+            f"the bucket before it {state[1]:g}",
+        )
+
+    def check_role(
+        self, family: MetricFamily, role: int, name: str, labels: Labels, value: float, val: str, lineno: int
+    ) -> None:
+        if role == ROLE_QUANTILE:
+            self.check_quantile(family, labels, lineno)
+        elif role == ROLE_COUNT and value < 0:
+            raise ParseError(
+                lineno, f"{family.type} {quote(family.name)} has a negative count: {series_repr(name, labels)} is {val}"
+            )
+
+    def check_quantile(self, family: MetricFamily, labels: Labels, lineno: int) -> None:
+        for k, v in labels:
+            if k == "quantile":
+                try:
+                    q = parse_number(v)
+                except Malformed as exc:
+                    raise ParseError(
+                        lineno, f"summary {quote(family.name)} has invalid quantile {quote(v)}: {exc.reason}"
+                    ) from None
+                if not 0.0 <= q <= 1.0:
+                    raise ParseError(lineno, f"summary {quote(family.name)} has quantile {quote(v)} outside [0, 1]")
+                return
+        raise ParseError(lineno, f"summary sample {series_repr(family.name, labels)} has no quantile label")
+
+    def bad_value(self, name: str, token: str, lineno: int) -> ParseError:
+        return ParseError(lineno, f"invalid value {quote(token)} for {quote(name)}: {number_problem(token)}")
+
+
+def _both(first: Callable[[Sample], None], second: Callable[[Sample], None]) -> Callable[[Sample], None]:
+    def append(sample: Sample) -> None:
+        first(sample)
+        second(sample)
+
+    return append

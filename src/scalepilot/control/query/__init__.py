@@ -1,0 +1,1 @@
+"""PromQL: parsing (with the promql-parser package) and, later, evaluation over arrays."""

@@ -1,0 +1,58 @@
+"""The HTTP server's routes.
+
+``/health`` answers as long as the process serves requests (a liveness probe: restart
+me if this fails). ``/ready`` answers 200 only once the config is loaded, the store is
+open and every target has been scraped once (a readiness probe: don't send me work
+before then). ``/metrics`` is scalepilot's own metrics in Prometheus text format, and
+``/status`` the state of every target and probe as JSON.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPENMETRICS_TYPE
+from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
+
+from scalepilot import __version__
+from scalepilot.service.runtime import Runtime
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    app = FastAPI(
+        title="scalepilot",
+        version=__version__,
+        description="A self-hosted infrastructure scaling control plane.",
+    )
+
+    @app.get("/health", response_class=PlainTextResponse, tags=["operations"])
+    async def health() -> str:
+        """Liveness: 200 while the process serves HTTP."""
+        return "ok\n"
+
+    @app.get("/ready", tags=["operations"], responses={503: {"description": "Not ready yet."}})
+    async def ready() -> Response:
+        """Readiness: 200 once config, store and the first scrape round are done."""
+        if runtime.ready:
+            return PlainTextResponse("ready\n")
+        return PlainTextResponse("not ready: waiting for the store and the first scrape round\n", status_code=503)
+
+    @app.get("/metrics", tags=["operations"], response_class=Response)
+    async def metrics(request: Request) -> Response:
+        """scalepilot's own metrics (text 0.0.4, or OpenMetrics if the Accept header asks)."""
+        accept = request.headers.get("accept", "")
+        if "application/openmetrics-text" in accept:
+            page = generate_openmetrics(runtime.metrics.registry)  # type: ignore[no-untyped-call]
+            return Response(page, media_type=OPENMETRICS_TYPE)
+        return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/status", tags=["operations"])
+    async def status() -> JSONResponse:
+        """Version, uptime, and each target's and probe's health with its last error."""
+        body: dict[str, Any] = runtime.status()
+        return JSONResponse(body)
+
+    return app

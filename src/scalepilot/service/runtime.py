@@ -1,0 +1,240 @@
+"""The composition root: everything ``scalepilot run`` runs, built from one config.
+
+``Runtime`` owns the store, the fetch and probe clients, and one task per loop. It is
+started and stopped by the face that runs it (the CLI, a test), which also serves its
+HTTP API; nothing here knows about HTTP serving.
+
+Shutdown drains: loops stop at their next await, the store flushes what it holds, the
+clients close. A crash instead (``kill -9``) loses at most ``storage.flush_interval``
+of samples; the store never needs repair.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from scalepilot import __version__
+from scalepilot.adapters.probes import HTTPProber
+from scalepilot.adapters.scrape.http import Fetcher
+from scalepilot.adapters.scrape.parser import ACCEPT_HEADER
+from scalepilot.adapters.store import SQLiteStore
+from scalepilot.config.loader import LoadedConfig
+from scalepilot.domain.clock import Clock, SystemClock, to_ms
+from scalepilot.domain.events import Event, EventKind
+from scalepilot.domain.store import Store
+from scalepilot.service.probing import ProbeLoop
+from scalepilot.service.schedule import run_every
+from scalepilot.service.scraping import ScrapeLoop
+from scalepilot.service.selfmetrics import SelfMetrics
+from scalepilot.service.stats import StatsLoop
+from scalepilot.service.targets import probe_targets, scrape_targets, watched_processes
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    def __init__(self, loaded: LoadedConfig, *, clock: Clock | None = None) -> None:
+        self.loaded = loaded
+        self.config = loaded.config
+        self.clock: Clock = clock or SystemClock()
+        self.metrics = SelfMetrics()
+        self.started_at: float | None = None
+        self._store: SQLiteStore | None = None
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._fetcher = Fetcher(ACCEPT_HEADER)
+        self._prober = HTTPProber()
+        self._first_round_pending = 0
+        self.scrape_loops: list[ScrapeLoop] = []
+        self.probe_loops: list[ProbeLoop] = []
+        self.stats_loop: StatsLoop | None = None
+
+    # --- lifecycle ------------------------------------------------------------------
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            raise RuntimeError("the runtime is not started")
+        return self._store
+
+    @property
+    def data_dir(self) -> Path:
+        return self.loaded.data_dir()
+
+    async def start(self) -> None:
+        cfg = self.config
+        store = await asyncio.to_thread(SQLiteStore.open, self.data_dir, cfg.storage, clock=self.clock.now)
+        self._store = store
+        self.metrics.watch_store(lambda: self._store.stats() if self._store else None)
+        now_ms = to_ms(self.clock.now())
+        rev = store.add_config_revision(self.loaded.text, str(self.loaded.path), now_ms)
+        store.add_event(
+            Event(
+                now_ms,
+                EventKind.STARTED,
+                f"scalepilot {__version__} started",
+                details={"config": str(self.loaded.path), "config_revision": rev.id, "config_sha256": rev.sha256},
+            )
+        )
+
+        targets = scrape_targets(cfg)
+        self._first_round_pending = len(targets)
+        self.metrics.targets.set(len(targets))
+        self.metrics.targets_up.set_function(lambda: sum(lp.state.health == "up" for lp in self.scrape_loops))
+        self.scrape_loops = [
+            ScrapeLoop(
+                t,
+                fetcher=self._fetcher,
+                accept=ACCEPT_HEADER,
+                store=store,
+                clock=self.clock,
+                metrics=self.metrics,
+                on_first_attempt=self._first_attempt_done,
+            )
+            for t in targets
+        ]
+        self.probe_loops = [
+            ProbeLoop(p, prober=self._prober, store=store, clock=self.clock, metrics=self.metrics)
+            for p in probe_targets(cfg)
+        ]
+        processes = watched_processes(cfg, self.loaded.base_dir)
+        if cfg.host_stats.enabled or processes:
+            self.stats_loop = StatsLoop(
+                interval_s=cfg.host_stats.interval,
+                host=cfg.host_stats.enabled,
+                processes=processes,
+                store=store,
+                clock=self.clock,
+                metrics=self.metrics,
+            )
+        self.started_at = self.clock.now()
+        for loop in self.scrape_loops:
+            self._spawn(loop.run(self._stop), f"scrape {loop.target.key}")
+        for probe in self.probe_loops:
+            self._spawn(probe.run(self._stop), f"probe {probe.target.key}")
+        if self.stats_loop is not None:
+            self._spawn(self.stats_loop.run(self._stop), "stats")
+        self._spawn(run_every(self.clock, cfg.storage.flush_interval, 0.0, self._stop, self._flush), "flush")
+        self._spawn(
+            run_every(self.clock, cfg.storage.maintenance_interval, 0.0, self._stop, self._maintain), "maintenance"
+        )
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        task.add_done_callback(self._loop_ended)
+        self._tasks.append(task)
+
+    def _loop_ended(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or self._stop.is_set():
+            return
+        exc = task.exception()
+        if exc is not None:
+            # A bug in a loop must not pass silently; stop everything so it is seen.
+            log.error("loop %s crashed", task.get_name(), exc_info=exc)
+            self._stop.set()
+
+    async def stop(self) -> None:
+        self._stop.set()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        await self._fetcher.aclose()
+        await self._prober.aclose()
+        if self._store is not None:
+            store, self._store = self._store, None
+            store.add_event(Event(to_ms(self.clock.now()), EventKind.STOPPED, "scalepilot stopped"))
+            await asyncio.to_thread(store.close)
+
+    async def wait_stopped(self) -> None:
+        await self._stop.wait()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def crashed_loops(self) -> list[str]:
+        return [t.get_name() for t in self._tasks if t.done() and not t.cancelled() and t.exception()]
+
+    # --- periodic housekeeping -----------------------------------------------------
+    async def _flush(self, scheduled: float) -> None:
+        started = time.perf_counter()
+        await asyncio.to_thread(self.store.flush)
+        self.metrics.store_flush_duration.observe(time.perf_counter() - started)
+
+    async def _maintain(self, scheduled: float) -> None:
+        started = time.perf_counter()
+        await asyncio.to_thread(self.store.maintain, to_ms(self.clock.now()))
+        self.metrics.store_maintenance_duration.observe(time.perf_counter() - started)
+
+    # --- state -------------------------------------------------------------------------
+    def _first_attempt_done(self) -> None:
+        self._first_round_pending -= 1
+
+    @property
+    def ready(self) -> bool:
+        """Config loaded, store open, every target scraped (or tried) once."""
+        return self._store is not None and self._first_round_pending <= 0
+
+    def status(self) -> dict[str, Any]:
+        now = self.clock.now()
+        targets = []
+        for loop in self.scrape_loops:
+            t, s = loop.target, loop.state
+            targets.append(
+                {
+                    "service": t.service,
+                    "url": t.url,
+                    "instance": t.instance,
+                    "replica": t.replica,
+                    "health": s.health,
+                    "last_error": s.last_error,
+                    "last_scrape": _iso(s.last_scrape_ms),
+                    "last_scrape_ms": s.last_scrape_ms,
+                    "last_duration_seconds": s.last_duration_s,
+                    "samples": s.last_samples,
+                    "interval_seconds": t.interval_s,
+                    "scrapes": s.scrapes,
+                    "failures": s.failures,
+                }
+            )
+        probes = []
+        for p in self.probe_loops:
+            st = p.state
+            probes.append(
+                {
+                    "service": p.target.service,
+                    "probe": p.target.spec.name,
+                    "type": p.target.spec.type,
+                    "instance": p.target.instance,
+                    "health": st.health,
+                    "last_error": st.last_error,
+                    "since": _iso(st.since_ms),
+                    "history": [asdict(r) for r in (st.history or [])],
+                }
+            )
+        store_stats = asdict(self._store.stats()) if self._store is not None else None
+        return {
+            "version": __version__,
+            "started_at": _iso(to_ms(self.started_at)) if self.started_at else None,
+            "uptime_seconds": round(now - self.started_at, 3) if self.started_at else 0.0,
+            "ready": self.ready,
+            "config": {"path": str(self.loaded.path), "data_dir": str(self.data_dir)},
+            "targets": targets,
+            "probes": probes,
+            "store": store_stats,
+        }
+
+
+def _iso(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

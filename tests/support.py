@@ -1,0 +1,109 @@
+"""Helpers shared by tests: free loopback ports, real binaries that may be missing."""
+
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+T = TypeVar("T")
+
+
+def require_binary(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        if os.environ.get("SCALEPILOT_REQUIRE_EXTERNAL") == "1":
+            pytest.fail(f"{name} is required here (SCALEPILOT_REQUIRE_EXTERNAL=1) but not installed")
+        pytest.skip(f"{name} is not installed")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_for(predicate: Callable[[], T | None], *, timeout: float, what: str, interval: float = 0.05) -> T:
+    """Poll until ``predicate`` returns something truthy; fail with ``what`` on timeout."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+@dataclass
+class Proc:
+    popen: subprocess.Popen[str]
+    lines: queue.Queue[str]
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def wait_line(self, prefix: str, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                pytest.fail(f"no line starting {prefix!r} within {timeout}s from pid {self.pid}")
+            try:
+                line = self.lines.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if line.startswith(prefix):
+                return line
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
+        if self.popen.poll() is None:
+            os.kill(self.pid, sig)
+        try:
+            return self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.kill(self.pid, signal.SIGKILL)
+            return self.popen.wait(5)
+
+
+def start(args: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None) -> Proc:
+    """Start a process whose stdout+stderr lines are collected in a queue."""
+    popen = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=cwd,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+    )
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        assert popen.stdout is not None
+        for line in popen.stdout:
+            lines.put(line.rstrip("\n"))
+        popen.stdout.close()
+
+    threading.Thread(target=pump, daemon=True).start()
+    return Proc(popen, lines)
+
+
+EXPORTER = Path(__file__).parent / "integration" / "exporter.py"
+
+
+def start_exporter(mode: str) -> tuple[Proc, int]:
+    port = free_port()
+    proc = start([sys.executable, str(EXPORTER), mode, "--port", str(port)])
+    proc.wait_line("listening", timeout=10)
+    return proc, port
