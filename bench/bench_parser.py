@@ -54,13 +54,29 @@ BUCKETS = ["0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "
 SUBSYSTEMS = ["http", "grpc", "db", "cache", "queue", "auth", "search", "billing"]
 
 
+Block = tuple[str, list[str]]
+"""A family's kind (histogram, counter, gauge) and its lines."""
+
+
 def generate(series: int, *, openmetrics: bool, seed: int = 42) -> str:
     """A page with exactly ``series`` sample lines."""
+    return render(blocks(series, openmetrics=openmetrics, seed=seed), openmetrics=openmetrics)
+
+
+def render(families: list[Block], *, openmetrics: bool) -> str:
+    lines = [line for _, block in families for line in block]
+    if openmetrics:
+        lines.append("# EOF")
+    return "\n".join(lines) + "\n"
+
+
+def blocks(series: int, *, openmetrics: bool, seed: int = 42) -> list[Block]:
     rnd = random.Random(seed)
-    out: list[str] = []
+    families: list[Block] = []
     left = series
     family = 0
     while left > 0:
+        out: list[str] = []
         sub = SUBSYSTEMS[family % len(SUBSYSTEMS)]
         kind = "HCHGCG"[family % 6]  # histogram, counter or gauge families, in turn
         prefix = f"app_{sub}_{family}"
@@ -109,15 +125,13 @@ def generate(series: int, *, openmetrics: bool, seed: int = 42) -> str:
                         value = rnd.uniform(0, 64)
                         out.append(f'{name}{{instance="{instance}",zone="{zone}",pool="{pool}"}} {value!r}')
                         left -= 1
+        families.append(({"H": "histogram", "C": "counter", "G": "gauge"}[kind], out))
         family += 1
-        if left > 0 and left < len(BUCKETS) + 3:
+        if 0 < left < len(BUCKETS) + 3:
             name = f"app_up_{family}"
-            out += [f"# TYPE {name} gauge"]
-            out += [f'{name}{{n="{k}"}} 1' for k in range(left)]
+            families.append(("gauge", [f"# TYPE {name} gauge", *(f'{name}{{n="{k}"}} 1' for k in range(left))]))
             left = 0
-    if openmetrics:
-        out.append("# EOF")
-    return "\n".join(out) + "\n"
+    return families
 
 
 def scalepilot_parser(fmt: ExpositionFormat) -> Callable[[str], int]:
@@ -155,6 +169,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="2,000 series and 3 rounds")
     parser.add_argument("--series", type=int, default=None)
     parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--by-kind", action="store_true", help="also time each kind of family on its own")
     args = parser.parse_args()
     series = args.series or (2_000 if args.quick else 10_000)
     rounds = args.rounds or (3 if args.quick else 9)
@@ -171,8 +186,21 @@ def main() -> None:
             },
             rounds,
         )
-        ours, theirs = rates["scalepilot"], rates["prometheus_client"]
-        print(f"{fmt.value:<12} {ours:>12,.0f} samples/s | {theirs:>12,.0f} samples/s | {ours / theirs:5.1f}")
+        report(fmt.value, rates)
+        if args.by_kind:
+            families = blocks(series, openmetrics=openmetrics)
+            for kind in ("histogram", "counter", "gauge"):
+                part = render([b for b in families if b[0] == kind], openmetrics=openmetrics)
+                contenders = {
+                    "scalepilot": scalepilot_parser(fmt),
+                    "prometheus_client": prometheus_client_parser(openmetrics),
+                }
+                report(f"  {kind}s", best_rates(part, contenders, rounds))
+
+
+def report(label: str, rates: dict[str, float]) -> None:
+    ours, theirs = rates["scalepilot"], rates["prometheus_client"]
+    print(f"{label:<12} {ours:>12,.0f} samples/s | {theirs:>12,.0f} samples/s | {ours / theirs:5.1f}")
 
 
 if __name__ == "__main__":

@@ -100,7 +100,8 @@ class Workload:
         self.igauge = np.flatnonzero(k == "igauge")
         self.pages = rng.random(self.igauge.size) < 0.6
         self.value[self.igauge] = np.where(
-            self.pages, rng.integers(50_000, 500_000, self.igauge.size) * 4096.0,
+            self.pages,
+            rng.integers(50_000, 500_000, self.igauge.size) * 4096.0,
             rng.integers(5, 500, self.igauge.size),
         )
         self.fgauge = np.flatnonzero(k == "fgauge")
@@ -114,13 +115,19 @@ class Workload:
 
     def labels(self) -> list[tuple[tuple[str, str], ...]]:
         out = []
-        names = {"counter": "http_requests_total", "hist": "http_request_duration_seconds_bucket",
-                 "igauge": "process_resident_memory_bytes", "fgauge": "node_hwmon_temp_celsius",
-                 "const": "build_info", "rand": "ratio"}
+        names = {
+            "counter": "http_requests_total",
+            "hist": "http_request_duration_seconds_bucket",
+            "igauge": "process_resident_memory_bytes",
+            "fgauge": "node_hwmon_temp_celsius",
+            "const": "build_info",
+            "rand": "ratio",
+        }
         for i, kind in enumerate(self.kinds.tolist()):
             target, within = divmod(i, PER_TARGET)
-            out.append(make_labels(names[kind], {"instance": f"host-{target}:9100", "job": "bench",
-                                                 "series": str(within)}))
+            out.append(
+                make_labels(names[kind], {"instance": f"host-{target}:9100", "job": "bench", "series": str(within)})
+            )
         return out
 
     def scrape(self, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -143,8 +150,9 @@ class Workload:
         step = np.where(self.pages, rng.integers(-64, 65, ig.size) * 4096.0, rng.integers(-2, 3, ig.size))
         v[ig] = np.maximum(v[ig] + step * moving, 0.0)
         fg = self.fgauge
-        moved = np.where(self.cpu, v[fg] + rng.poisson(3, fg.size) / self.scale,
-                         v[fg] + rng.integers(-3, 4, fg.size) / self.scale)
+        moved = np.where(
+            self.cpu, v[fg] + rng.poisson(3, fg.size) / self.scale, v[fg] + rng.integers(-3, 4, fg.size) / self.scale
+        )
         v[fg] = np.round(moved * self.scale) / self.scale
         v[self.rand] = rng.random(self.rand.size) * rng.choice([1e-3, 1.0, 1e3], self.rand.size)
         return stamps, v.copy()
@@ -166,8 +174,15 @@ def dir_bytes(path: Path) -> int:
 
 
 def progress() -> Progress:
-    return Progress(TextColumn("{task.description:<34}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True)
+    return Progress(
+        TextColumn("{task.description:<34}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
 
 
 @dataclass
@@ -274,10 +289,20 @@ def phase_ingest(root: Path, targets: int, hours: float) -> list[tuple[str, str,
         f"({result.open_disk_bytes / 1e6:.1f} MB with the -wal file while open)"
     )
     return [
-        ("ingest, samples/s (goal >= 200k)", f"{ours_rate:,.0f}", f"{naive_rate:,.0f} (naive table)",
-         f"{ours_rate / naive_rate:.1f}x faster", "ok" if ours_rate >= 200_000 else "MISSED"),
-        ("disk, bytes/sample (goal <= 2)", f"{ours_bps:.2f}", f"{naive_bps:.2f} (naive table)",
-         f"{naive_bps / ours_bps:.1f}x smaller", "ok" if ours_bps <= 2 else "MISSED"),
+        (
+            "ingest, samples/s (goal >= 200k)",
+            f"{ours_rate:,.0f}",
+            f"{naive_rate:,.0f} (naive table)",
+            f"{ours_rate / naive_rate:.1f}x faster",
+            "ok" if ours_rate >= 200_000 else "MISSED",
+        ),
+        (
+            "disk, bytes/sample (goal <= 2)",
+            f"{ours_bps:.2f}",
+            f"{naive_bps:.2f} (naive table)",
+            f"{naive_bps / ours_bps:.1f}x smaller",
+            "ok" if ours_bps <= 2 else "MISSED",
+        ),
         ("", "", f"{PROMETHEUS_DOCUMENTED} (Prometheus, documented)", "", ""),
     ]
 
@@ -311,8 +336,9 @@ def phase_read(root: Path, targets: int, days: float, repeats: int) -> list[tupl
         ours.append(time.perf_counter() - t)
         got = data[0].timestamps.size
         t = time.perf_counter()
-        rows = conn.execute("SELECT ts, value FROM samples WHERE series_id = ? AND ts >= ? AND ts <= ? ORDER BY ts",
-                            (sid, start, end)).fetchall()
+        rows = conn.execute(
+            "SELECT ts, value FROM samples WHERE series_id = ? AND ts >= ? AND ts <= ? ORDER BY ts", (sid, start, end)
+        ).fetchall()
         np.asarray(rows, dtype=np.float64)  # arrays out, as the store hands them
         naive.append(time.perf_counter() - t)
     conn.close()
@@ -321,11 +347,18 @@ def phase_read(root: Path, targets: int, days: float, repeats: int) -> list[tupl
         console.print(f"[red]sample counts differ: {got} vs naive {len(rows)}[/red]")
     ours_ms = statistics.median(ours) * 1000
     naive_ms = statistics.median(naive) * 1000
-    console.print(f"  read {got:,} samples of one series out of {workload_size(targets)} series x {days:g} days, "
-                  f"median of {repeats}")
+    console.print(
+        f"  read {got:,} samples of one series out of {workload_size(targets)} series x {days:g} days, "
+        f"median of {repeats}"
+    )
     return [
-        (f"read 1 series x {days:g} d, ms (goal <= 20)", f"{ours_ms:.2f}", f"{naive_ms:.2f} (naive table)",
-         f"{naive_ms / ours_ms:.1f}x faster", "ok" if ours_ms <= 20 else "MISSED"),
+        (
+            f"read 1 series x {days:g} d, ms (goal <= 20)",
+            f"{ours_ms:.2f}",
+            f"{naive_ms:.2f} (naive table)",
+            f"{naive_ms / ours_ms:.1f}x faster",
+            "ok" if ours_ms <= 20 else "MISSED",
+        ),
     ]
 
 
@@ -344,8 +377,10 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"[red]{root} is not empty[/red]")
         return 2
     try:
-        console.print(f"[bold]scalepilot store benchmark[/bold] ({'quick' if args.quick else 'full'}; "
-                      f"python {sys.version.split()[0]}, sqlite {sqlite3.sqlite_version}, {os.cpu_count()} cpus)")
+        console.print(
+            f"[bold]scalepilot store benchmark[/bold] ({'quick' if args.quick else 'full'}; "
+            f"python {sys.version.split()[0]}, sqlite {sqlite3.sqlite_version}, {os.cpu_count()} cpus)"
+        )
         rows = phase_ingest(root, ingest_targets, hours)
         rows += phase_read(root, read_targets, days, repeats)
     finally:

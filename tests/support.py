@@ -84,7 +84,11 @@ class Proc:
 def start(args: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None) -> Proc:
     """Start a process whose stdout+stderr lines are collected in a queue."""
     popen = subprocess.Popen(
-        args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=cwd,
+        args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=cwd,
         env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
     lines: queue.Queue[str] = queue.Queue()

@@ -14,7 +14,7 @@ Protocol on stdout, one line each, flushed at once:
 
 * ``ready`` once the store is open;
 * ``append T`` *before* appending the samples stamped ``T``;
-* ``flushed T`` after a ``flush()`` that covered every append up to ``T`` returned;
+* ``flushed up to T`` after a ``flush()`` that covered every append up to ``T`` returned;
 * ``maintain start`` / ``maintain end`` around each maintenance round.
 """
 
@@ -65,7 +65,7 @@ def main() -> None:
         store.append(ids, ts, offsets + ts)
         if time.monotonic() >= next_flush:
             store.flush()
-            say(f"flushed {ts}")
+            say(f"flushed up to {ts}")
             next_flush += 2.0
         time.sleep(0.05)
 

@@ -20,16 +20,25 @@ from tests.support import start, wait_for
 
 def test_busy_process_cpu_and_memory(tmp_path: Path) -> None:
     marker = uuid.uuid4().hex
-    busy = start([sys.executable, "-c", f"import sys; sys.argv.append('{marker}'); print('go', flush=True)\n"
-                  "while True: pass", marker])
+    busy = start(
+        [
+            sys.executable,
+            "-c",
+            f"import sys; sys.argv.append('{marker}'); print('go', flush=True)\nwhile True: pass",
+            marker,
+        ]
+    )
     try:
         busy.wait_line("go", timeout=10)
         reader = ProcessStatsReader()
         (first,) = reader.read([busy.pid])
         assert first.cpu_ratio is None and first.rss_bytes > 1_000_000
         # A spinning process accrues CPU time; poll until psutil sees some.
-        second = wait_for(lambda: (r := reader.read([busy.pid])) and r[0].cpu_seconds > first.cpu_seconds + 0.05
-                          and r[0], timeout=10, what="CPU time to grow")
+        second = wait_for(
+            lambda: (r := reader.read([busy.pid])) and r[0].cpu_seconds > first.cpu_seconds + 0.05 and r[0],
+            timeout=10,
+            what="CPU time to grow",
+        )
         assert second.cpu_ratio is not None and second.cpu_ratio > 0.2
 
         assert find_pids(re.compile(re.escape(marker))) == [busy.pid]

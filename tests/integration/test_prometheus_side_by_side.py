@@ -67,12 +67,17 @@ def prometheus_config(ports: dict[str, int]) -> str:
 
 
 def scalepilot_config(ports: dict[str, int], server_port: int) -> str:
-    services = "".join(f"""
+    services = "".join(
+        f"""
   - name: {name}
     scrape:
-      endpoints: [{{url: 'http://127.0.0.1:{port}/metrics', replica: '0'}}]""" for name, port in ports.items())
-    return (f"server: {{address: '127.0.0.1:{server_port}'}}\nstorage: {{data_dir: data}}\n"
-            f"scrape: {{interval: 1s, timeout: 900ms}}\nhost_stats: {{enabled: false}}\nservices:{services}\n")
+      endpoints: [{{url: 'http://127.0.0.1:{port}/metrics', replica: '0'}}]"""
+        for name, port in ports.items()
+    )
+    return (
+        f"server: {{address: '127.0.0.1:{server_port}'}}\nstorage: {{data_dir: data}}\n"
+        f"scrape: {{interval: 1s, timeout: 900ms}}\nhost_stats: {{enabled: false}}\nservices:{services}\n"
+    )
 
 
 def prom_api(base: str, path: str, **params: Any) -> Any:
@@ -95,8 +100,14 @@ def test_same_series_and_latest_values_as_prometheus(tmp_path: Path, targets: di
     (tmp_path / "prometheus.yml").write_text(prometheus_config(targets))
     (tmp_path / "scalepilot.yaml").write_text(scalepilot_config(targets, sp_port))
     prom_base = f"http://127.0.0.1:{prom_port}"
-    prom = start([prometheus, f"--config.file={tmp_path / 'prometheus.yml'}",
-                  f"--storage.tsdb.path={tmp_path / 'prom-data'}", f"--web.listen-address=127.0.0.1:{prom_port}"])
+    prom = start(
+        [
+            prometheus,
+            f"--config.file={tmp_path / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'prom-data'}",
+            f"--web.listen-address=127.0.0.1:{prom_port}",
+        ]
+    )
     sp = start([sys.executable, "-m", "scalepilot", "run", "-c", str(tmp_path / "scalepilot.yaml")])
     try:
         wait_for(lambda: _get_ok(f"{prom_base}/-/ready"), timeout=30, what="Prometheus to be ready")
@@ -106,8 +117,11 @@ def test_same_series_and_latest_values_as_prometheus(tmp_path: Path, targets: di
         def enough() -> bool:
             up = prom_api(prom_base, "query", query="count_over_time(up[1m])")["result"]
             status = httpx.get(f"http://127.0.0.1:{sp_port}/status", timeout=5).json()
-            return (len(up) == len(targets) and all(float(r["value"][1]) >= 5 for r in up)
-                    and all(t["scrapes"] >= 5 and t["health"] == "up" for t in status["targets"]))
+            return (
+                len(up) == len(targets)
+                and all(float(r["value"][1]) >= 5 for r in up)
+                and all(t["scrapes"] >= 5 and t["health"] == "up" for t in status["targets"])
+            )
 
         wait_for(enough, timeout=60, what="five scrapes of every target by both", interval=0.5)
         now = time.time()

@@ -90,9 +90,13 @@ def test_run_scrapes_probes_and_reports_each_failure(tmp_path: Path, exporters: 
 
         def settled() -> dict[str, dict[str, Any]] | None:
             t = by_replica(get_status(base))
-            ok = (t["healthy"]["health"] == "up" and t["garbage"]["health"] == "down"
-                  and t["hang"]["health"] == "down" and t["error"]["health"] == "down"
-                  and t["vanishing"]["health"] == "up")
+            ok = (
+                t["healthy"]["health"] == "up"
+                and t["garbage"]["health"] == "down"
+                and t["hang"]["health"] == "down"
+                and t["error"]["health"] == "down"
+                and t["vanishing"]["health"] == "up"
+            )
             return t if ok else None
 
         t = wait_for(settled, timeout=10, what="targets to settle")
@@ -105,13 +109,19 @@ def test_run_scrapes_probes_and_reports_each_failure(tmp_path: Path, exporters: 
         vanishing, _ = exporters["vanishing"]
         vanishing.stop(signal.SIGKILL)
         before = by_replica(get_status(base))["healthy"]["scrapes"]
-        t = wait_for(lambda: (s := by_replica(get_status(base)))["vanishing"]["health"] == "down" and s,
-                     timeout=10, what="the vanished target to be marked down")
+        t = wait_for(
+            lambda: (s := by_replica(get_status(base)))["vanishing"]["health"] == "down" and s,
+            timeout=10,
+            what="the vanished target to be marked down",
+        )
         assert "refused" in t["vanishing"]["last_error"]
         # The hanging target costs a 500 ms timeout every round; the healthy one must
         # still be scraped once per 1 s interval, not held back by it.
-        wait_for(lambda: by_replica(get_status(base))["healthy"]["scrapes"] >= before + 3,
-                 timeout=6, what="the healthy target to keep its cadence")
+        wait_for(
+            lambda: by_replica(get_status(base))["healthy"]["scrapes"] >= before + 3,
+            timeout=6,
+            what="the healthy target to keep its cadence",
+        )
 
         probes = {p["probe"]: p for p in get_status(base)["probes"]}
         assert probes["healthz"]["health"] == "up"
@@ -119,34 +129,66 @@ def test_run_scrapes_probes_and_reports_each_failure(tmp_path: Path, exporters: 
         assert probes["closed"]["health"] == "down" and "refused" in probes["closed"]["last_error"]
 
         own = httpx.get(f"{base}/metrics", timeout=5).text
-        for name in ("scalepilot_scrape_duration_seconds_bucket", "scalepilot_samples_ingested_total",
-                     "scalepilot_store_bytes", "scalepilot_loop_lag_seconds_count",
-                     "scalepilot_scrape_failures_total", "process_resident_memory_bytes"):
+        for name in (
+            "scalepilot_scrape_duration_seconds_bucket",
+            "scalepilot_samples_ingested_total",
+            "scalepilot_store_bytes",
+            "scalepilot_loop_lag_seconds_count",
+            "scalepilot_scrape_failures_total",
+            "process_resident_memory_bytes",
+        ):
             assert name in own, name
         assert 'reason="parse"' in own and 'reason="timeout"' in own and 'reason="http_status"' in own
 
-        targets_out = subprocess.run([*SCALEPILOT, "targets", "--url", base, "-o", "json"],
-                                     capture_output=True, text=True, timeout=30, check=True)
+        targets_out = subprocess.run(
+            [*SCALEPILOT, "targets", "--url", base, "-o", "json"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
         assert {t["replica"]: t["health"] for t in json.loads(targets_out.stdout)}["garbage"] == "down"
     finally:
         code = proc.stop(signal.SIGTERM)
     assert code == 0
 
     # After a clean stop everything scraped is on disk and readable without a server.
-    out = subprocess.run([*SCALEPILOT, "series", 'up{service="demo"}', "--data-dir", str(tmp_path / "data"),
-                          "-o", "json"], capture_output=True, text=True, timeout=30, check=True)
+    out = subprocess.run(
+        [*SCALEPILOT, "series", 'up{service="demo"}', "--data-dir", str(tmp_path / "data"), "-o", "json"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
     ups = {row["metric"]["replica"]: row["value"] for row in json.loads(out.stdout)}
     assert ups == {"healthy": "1", "garbage": "0", "hang": "0", "error": "0", "vanishing": "0"}
 
-    out = subprocess.run([*SCALEPILOT, "series", 'demo_requests_total{replica="healthy"}', "--data-dir",
-                          str(tmp_path / "data"), "-o", "json"], capture_output=True, text=True, timeout=30,
-                         check=True)
+    out = subprocess.run(
+        [
+            *SCALEPILOT,
+            "series",
+            'demo_requests_total{replica="healthy"}',
+            "--data-dir",
+            str(tmp_path / "data"),
+            "-o",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
     rows = json.loads(out.stdout)
     assert {r["metric"]["code"] for r in rows} == {"200", "500"}
     assert all(r["metric"]["job"] == "demo" and r["metric"]["team"] == "t1" for r in rows)
 
-    out = subprocess.run([*SCALEPILOT, "events", "--data-dir", str(tmp_path / "data"), "-o", "json"],
-                         capture_output=True, text=True, timeout=30, check=True)
+    out = subprocess.run(
+        [*SCALEPILOT, "events", "--data-dir", str(tmp_path / "data"), "-o", "json"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
     events = json.loads(out.stdout)
     kinds = [e["kind"] for e in events]
     assert kinds[0] == "stopped" and kinds[-1] == "started"

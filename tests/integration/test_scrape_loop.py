@@ -18,9 +18,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from scalepilot.adapters.scrape.parser import ACCEPT_HEADER
 
 from scalepilot.adapters.scrape.http import Fetcher
+from scalepilot.adapters.scrape.parser import ACCEPT_HEADER
 from scalepilot.adapters.store import SQLiteStore
 from scalepilot.config.loader import load_text
 from scalepilot.domain.clock import SystemClock
@@ -82,8 +82,9 @@ async def loop_for(tmp_path: Path) -> Iterator:  # type: ignore[type-arg]
         fetcher = Fetcher(ACCEPT_HEADER)
         created.append((store, fetcher))
         (target,) = scrape_targets(cfg)
-        loop = ScrapeLoop(target, fetcher=fetcher, accept=ACCEPT_HEADER, store=store, clock=SystemClock(),
-                          metrics=SelfMetrics())
+        loop = ScrapeLoop(
+            target, fetcher=fetcher, accept=ACCEPT_HEADER, store=store, clock=SystemClock(), metrics=SelfMetrics()
+        )
         return loop, store
 
     yield make
@@ -98,8 +99,7 @@ def latest(store: SQLiteStore, name: str) -> dict[str, float]:
 
 async def test_labels_synthetic_series_negotiation_and_gzip(server: tuple[str, Page], loop_for) -> None:  # type: ignore[no-untyped-def]
     url, page = server
-    page.body = ('# TYPE reqs counter\nreqs_total{code="200",job="inner"} 5\n'
-                 "# TYPE temp gauge\ntemp 21.5\n# EOF\n")
+    page.body = '# TYPE reqs counter\nreqs_total{code="200",job="inner"} 5\n# TYPE temp gauge\ntemp 21.5\n# EOF\n'
     page.content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8"
     loop, store = loop_for(url)
     state = await loop.scrape_once()

@@ -46,7 +46,10 @@ class Child:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(
             [sys.executable, str(CHILD), str(data_dir), str(SERIES)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
         )
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.appended: list[int] = []
@@ -61,11 +64,11 @@ class Child:
         self.lines.put(None)
 
     def _handle(self, line: str) -> None:
-        word, _, arg = line.partition(" ")
-        if word == "append":
-            self.appended.append(int(arg))
-        elif word == "flushed":
-            self.flushed = int(arg)
+        words = line.split(" ")
+        if words[0] == "append":
+            self.appended.append(int(words[-1]))
+        elif words[0] == "flushed":  # "flushed up to T"
+            self.flushed = int(words[-1])
 
     def wait_for(self, wanted: str, *, count: int = 1, timeout: float = 60.0) -> None:
         """Consume lines until ``count`` lines starting with ``wanted`` were seen."""

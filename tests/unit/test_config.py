@@ -28,8 +28,17 @@ def issues(text: str) -> list[str]:
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("15s", 15), ("5m", 300), ("1h30m", 5400), ("500ms", 0.5), ("2d", 172800), ("1w", 604800),
-     ("1h1m1s1ms", 3661.001), ("0", 0), ("90", 90)],
+    [
+        ("15s", 15),
+        ("5m", 300),
+        ("1h30m", 5400),
+        ("500ms", 0.5),
+        ("2d", 172800),
+        ("1w", 604800),
+        ("1h1m1s1ms", 3661.001),
+        ("0", 0),
+        ("90", 90),
+    ],
 )
 def test_durations_parse(text: str, seconds: float) -> None:
     assert parse_duration(text) == pytest.approx(seconds)

@@ -165,6 +165,12 @@ def test_nan_value(token: str) -> None:
         ("1520879607.7899", 1520879607789),
         ("-1.0005", -1000),
         ("1234567890", 1234567890000),
+        ("0.9999999999999999999999999999999999", 999),
+        ("9223372036854775.807", 9223372036854775807),
+        ("1e-400", 0),
+        ("0e99999999999999999999999", 0),
+        ("1e-99999999999999999999999", 0),
+        ("0000000000000000000000000000000001.5", 1500),
     ],
 )
 def test_timestamps_are_seconds_converted_exactly_to_truncated_milliseconds(timestamp: str, millis: int) -> None:
@@ -247,6 +253,13 @@ def test_summary_info_stateset_values() -> None:
     assert [len(f.samples) for f in parsed.families] == [4, 2, 2]
 
 
+def test_huge_numbers_are_errors_not_crashes() -> None:
+    assert error("a 1 " + "9" * 5000 + "\n# EOF\n").endswith("is out of the float64 range")
+    assert error("a 1 1e999999999\n# EOF\n").endswith("is out of the float64 range")
+    assert page("a 1 1e-999999999\n# EOF\n").families[0].samples[0].timestamp_ms == 0
+    assert error("a " + "9" * 5000 + "\n# EOF\n").endswith("is out of the float64 range")
+
+
 def test_bytes_input_and_invalid_utf8() -> None:
     assert page(b"# HELP a Bj\xc3\xb6rn\na 1\n# EOF\n").families[0].help == "Björn"
     assert error(b"a 1\n# HELP a \xff\n# EOF\n").startswith("line 2: invalid UTF-8")
@@ -299,6 +312,10 @@ def test_bytes_input_and_invalid_utf8() -> None:
         (
             "a 1 12345678901234567890.1\n# EOF\n",
             'line 1: invalid timestamp "12345678901234567890.1" for "a": is out of the int64 millisecond range',
+        ),
+        (
+            "a 1 9223372036854775.808\n# EOF\n",
+            'line 1: invalid timestamp "9223372036854775.808" for "a": is out of the int64 millisecond range',
         ),
     ],
 )
@@ -429,7 +446,8 @@ def test_value_rules(text: str, message: str) -> None:
         ),
         (
             '# TYPE a gaugehistogram\na_bucket{le="+Inf"} 1\na_gsum -1\na_gcount 1\n# EOF\n',
-            'line 4: gaugehistogram "a" has a negative _gsum without negative buckets in the point that starts at line 2',
+            'line 4: gaugehistogram "a" has a negative _gsum without negative buckets in the point that starts at '
+            "line 2",
         ),
         (
             '# TYPE a histogram\na_bucket{le="2"} 0\na_bucket{le="1"} 0\na_bucket{le="+Inf"} 0\n# EOF\n',

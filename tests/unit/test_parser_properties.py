@@ -43,10 +43,12 @@ def outcome(data: str | bytes, fmt: ExpositionFormat) -> None:
 # -- robustness ---------------------------------------------------------------------------
 
 EXPOSITION_ALPHABET = st.sampled_from(
-    list('abc_:{}="\\, \t\n#0123456789.eE+-')
-    + ["Inf", "NaN", "le", "quantile", "_total", "_bucket", "_sum"]
-    + ["_count", "# TYPE ", "# HELP ", "# UNIT ", "# EOF", " counter", " histogram", " summary", " gauge"]
-    + ["\r", "\x00", "é", "\ufeff", "\u2028"]
+    [
+        *'abc_:{}="\\, \t\n#0123456789.eE+-',
+        *["Inf", "NaN", "le", "quantile", "_total", "_bucket", "_sum", "_count"],
+        *["# TYPE ", "# HELP ", "# UNIT ", "# EOF", " counter", " histogram", " summary", " gauge"],
+        *["\r", "\x00", "é", "\ufeff", "\u2028"],
+    ]
 )
 
 
@@ -107,6 +109,31 @@ def test_mutated_valid_pages_only_raise_parse_error(fmt: ExpositionFormat, edits
     outcome(text, fmt)
 
 
+LONG_TOKENS = st.sampled_from(["9", "0", "1e", "e9", "a", '\\"', "\\", "{", "}", ",", " ", "#"]).flatmap(
+    lambda piece: st.integers(1000, 6000).map(lambda n: piece * (n // len(piece)))
+)
+TEMPLATES = [
+    "a {}\n",
+    "a 1 {}\n",
+    'a{{x="{}"}} 1\n',
+    "a{{{}}} 1\n",
+    '# TYPE h histogram\nh_bucket{{le="{}"}} 1\n',
+    '# TYPE s summary\ns{{quantile="{}"}} 1\n',
+    "# HELP a {}\n",
+    "# TYPE a_total counter\na_total 1 # {{}} {}\n",
+    '# TYPE a_total counter\na_total 1 # {{x="1"}} 1 {}\n',
+    "{}\n",
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(TEMPLATES), LONG_TOKENS, st.booleans())
+def test_long_tokens_anywhere_only_raise_parse_error(template: str, token: str, eof: bool) -> None:
+    text = template.format(token) + ("# EOF\n" if eof else "")
+    for fmt in FORMATS:
+        outcome(text, fmt)
+
+
 # -- round trips --------------------------------------------------------------------------
 
 LABEL_NAMES = st.from_regex(r"[a-zA-Z_][a-zA-Z0-9_]{0,8}", fullmatch=True).filter(
@@ -115,7 +142,7 @@ LABEL_NAMES = st.from_regex(r"[a-zA-Z_][a-zA-Z0-9_]{0,8}", fullmatch=True).filte
 LABEL_VALUES = st.text(
     alphabet=st.one_of(
         st.sampled_from(["\\", '"', "\n", "{", "}", ",", "=", " ", "#", "\r", "\t", "\x00"]),
-        st.characters(blacklist_categories=("Cs",)),
+        st.characters(codec="utf-8"),
     ),
     max_size=12,
 )
@@ -140,12 +167,13 @@ def families(draw: st.DrawFn) -> list[Family]:
     for index in range(draw(st.integers(1, 4))):
         kind = draw(st.sampled_from(["counter", "gauge", "unknown", "histogram", "summary"]))
         series = draw(st.lists(LABEL_SETS, min_size=1, max_size=3, unique_by=frozenset))
-        # The text format strips blanks before the HELP text, as Prometheus's parsers do.
+        # The text format strips blanks before the HELP text, as Prometheus's parsers do;
+        # OpenMetrics takes a line ending in "\r" for a CRLF line ending.
         help_text = draw(
             st.one_of(
                 st.none(),
-                st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=20).filter(
-                    lambda h: h[0] not in " \t"
+                st.text(st.characters(codec="utf-8"), min_size=1, max_size=20).filter(
+                    lambda h: h[0] not in " \t" and not h.endswith("\r")
                 ),
             )
         )
@@ -222,9 +250,9 @@ def render(fams: list[Family], fmt: ExpositionFormat) -> str:
         type_ = "untyped" if family.type == "unknown" and not om else family.type
         lines.append(f"# TYPE {declared} {type_}")
         if family.help is not None:
-            lines.append(
-                f"# HELP {declared} {escape(family.help) if om else family.help.replace(chr(92), chr(92) * 2).replace(chr(10), chr(92) + 'n')}"
-            )
+            # The text format escapes only backslash and newline in HELP.
+            text = escape(family.help) if om else family.help.replace("\\", "\\\\").replace("\n", "\\n")
+            lines.append(f"# HELP {declared} {text}")
         for name, labels, value, ts in rows(family):
             stamp = "" if ts is None else f" {ts // 1000}.{ts % 1000:03d}" if om else f" {ts}"
             lines.append(f"{name}{body(labels)} {number(value)}{stamp}")
@@ -262,6 +290,26 @@ def test_prometheus_client_reads_the_same_samples(fams: list[Family]) -> None:
     for (n1, l1, v1), (n2, l2, v2) in zip(ours, theirs, strict=True):
         assert (n1, l1) == (n2, l2)
         assert (math.isnan(v1) and math.isnan(v2)) or v1 == v2
+
+
+@FAST
+@given(st.lists(st.tuples(st.integers(0, 3), st.sampled_from(["gauge", "histogram", None])), min_size=1, max_size=30))
+def test_interleaved_text_families_keep_page_order(lines: list[tuple[int, str | None]]) -> None:
+    declared: set[int] = set()
+    out: list[str] = []
+    expected: list[str] = []
+    for number_, (family, type_) in enumerate(lines):
+        if type_ is not None and family not in declared and not any(e.startswith(f"f{family}") for e in expected):
+            out.append(f"# TYPE f{family} {type_}")
+            declared.add(family)
+        name = f"f{family}_bucket" if f"# TYPE f{family} histogram" in out else f"f{family}"
+        labels = f'{{n="{number_}",le="+Inf"}}' if name.endswith("_bucket") else f'{{n="{number_}"}}'
+        out.append(f"{name}{labels} {number_}")
+        expected.append(name)
+    parsed = parse("\n".join(out) + "\n", ExpositionFormat.TEXT)
+    assert [s.value for s in parsed.samples()] == [float(i) for i in range(len(lines))]
+    assert [s.name for s in parsed.samples()] == expected
+    assert sorted(s.value for f in parsed.families for s in f.samples) == [float(i) for i in range(len(lines))]
 
 
 BLANKS = st.text(alphabet=" \t", max_size=2)

@@ -221,6 +221,14 @@ def test_a_family_resumed_after_another_is_merged_and_page_order_kept() -> None:
     assert [s.value for s in parsed.samples()] == [1.0, 2.0, 3.0]
 
 
+def test_page_order_is_kept_for_every_sample_after_families_interleave() -> None:
+    text = '# TYPE a gauge\na 1\nb 2\na{x="1"} 3\n# TYPE h histogram\nh_bucket{le="+Inf"} 4\nh_sum 5\nh_count 6\nc 7\n'
+    parsed = page(text)
+    assert [s.value for s in parsed.samples()] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
+    assert parsed.series_count == 7
+    assert [s.value for s in parsed.families[2].samples] == [4.0, 5.0, 6.0]
+
+
 def test_page_order_when_metadata_declares_families_out_of_sample_order() -> None:
     parsed = page("# HELP b second\n# HELP a first\na 1\nb 2\n")
     assert [f.name for f in parsed.families] == ["b", "a"]
@@ -354,9 +362,16 @@ def test_bad_timestamps(timestamp: str, reason: str) -> None:
 
 
 def test_timestamp_beyond_int64_is_rejected() -> None:
-    assert (
-        str(error("a 1 9223372036854775808\n")) == 'line 1: timestamp "9223372036854775808" is out of the int64 range'
+    assert str(error("a 1 9223372036854775808\n")) == (
+        'line 1: timestamp "9223372036854775808" for "a" is out of the int64 range'
     )
+    assert str(error("a 1 " + "9" * 5000 + "\n")).endswith('..." for "a" is out of the int64 range')
+    assert page("a 1 " + "0" * 5000 + "42\n").families[0].samples[0].timestamp_ms == 42
+
+
+def test_huge_numbers_are_errors_not_crashes() -> None:
+    assert str(error("a " + "9" * 5000 + "\n")).endswith("is out of the float64 range")
+    assert page("a 0." + "0" * 5000 + "1\n").families[0].samples[0].value == 0.0
 
 
 def test_final_newline_is_optional_as_in_prometheus() -> None:
@@ -410,7 +425,8 @@ def test_malformed_lines(text: str, message: str) -> None:
         ),
         (
             "# TYPE metric Counter\n",
-            'line 1: unknown metric type "Counter" for "metric": expected counter, gauge, histogram, summary or untyped',
+            'line 1: unknown metric type "Counter" for "metric": expected counter, gauge, histogram, summary or '
+            "untyped",
         ),
         (
             "# TYPE metric\n",

@@ -65,7 +65,7 @@ def test_structured_series_round_trip(
     """Counter-, gauge- and decimal-like values with a few arbitrary ones mixed in take
     the scaled-integer path with exceptions; all of it must come back exactly."""
     n = len(jitter)
-    ts = (np.int64(start) + np.arange(n, dtype=np.int64) * step + np.array(jitter, dtype=np.int64))
+    ts = np.int64(start) + np.arange(n, dtype=np.int64) * step + np.array(jitter, dtype=np.int64)
     vals = (base + np.cumsum(np.arange(n) % 7)).astype(np.float64) / 10.0**decimals
     for pos, pattern in odd:
         if pos < n:

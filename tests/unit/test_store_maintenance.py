@@ -180,9 +180,13 @@ def numpy_rollup(data: SeriesData, res: int) -> dict[int, tuple[float, float, fl
     out = {}
     for start in np.unique(ts // res * res).tolist():
         v = vals[(ts >= start) & (ts < start + res)]
-        out[start] = (float(np.nanmin(v)) if not np.isnan(v).all() else np.nan,
-                      float(np.nanmax(v)) if not np.isnan(v).all() else np.nan,
-                      float(v.sum()), float(v.size), float(v[-1]))
+        out[start] = (
+            float(np.nanmin(v)) if not np.isnan(v).all() else np.nan,
+            float(np.nanmax(v)) if not np.isnan(v).all() else np.nan,
+            float(v.sum()),
+            float(v.size),
+            float(v[-1]),
+        )
     return out
 
 

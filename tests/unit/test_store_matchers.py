@@ -61,14 +61,16 @@ def m(name: str, op: str, value: str) -> Matcher:
 def test_equality(store: SQLiteStore) -> None:
     assert names(store, name_matcher("up")) == {"up/shop/-/-"}
     assert names(store, m("service", "=", "cart")) == {
-        "http_requests_total/cart/503/-", "http_requests_total/cart/200/staging",
+        "http_requests_total/cart/503/-",
+        "http_requests_total/cart/200/staging",
     }
     assert names(store, m("service", "=", "nope")) == set()
 
 
 def test_inequality_keeps_series_without_the_label(store: SQLiteStore) -> None:
     assert names(store, name_matcher("http_requests_total"), m("env", "!=", "prod")) == {
-        "http_requests_total/cart/503/-", "http_requests_total/cart/200/staging",
+        "http_requests_total/cart/503/-",
+        "http_requests_total/cart/200/staging",
     }
 
 
@@ -76,7 +78,8 @@ def test_regex_is_anchored(store: SQLiteStore) -> None:
     assert names(store, m("__name__", "=~", "up")) == {"up/shop/-/-"}
     assert names(store, m("__name__", "=~", "up.*")) == {"up/shop/-/-", "upstream_up/shop/-/-"}
     assert names(store, m("code", "=~", "5..")) == {
-        "http_requests_total/shop/500/prod", "http_requests_total/cart/503/-",
+        "http_requests_total/shop/500/prod",
+        "http_requests_total/cart/503/-",
     }
     assert names(store, m("code", "=~", "5")) == set()
 
@@ -90,7 +93,8 @@ def test_negative_regex(store: SQLiteStore) -> None:
 def test_missing_label_matches_as_empty(store: SQLiteStore) -> None:
     assert names(store, name_matcher("http_requests_total"), m("env", "=", "")) == {"http_requests_total/cart/503/-"}
     assert names(store, name_matcher("http_requests_total"), m("env", "!=", "")) == {
-        "http_requests_total/shop/200/prod", "http_requests_total/shop/500/prod",
+        "http_requests_total/shop/200/prod",
+        "http_requests_total/shop/500/prod",
         "http_requests_total/cart/200/staging",
     }
     assert names(store, m("env", "=~", "prod|")) == names(store) - {"http_requests_total/cart/200/staging"}

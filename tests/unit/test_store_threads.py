@@ -42,6 +42,7 @@ def test_maintain_in_a_thread_while_appending_and_reading(tmp_path: Path) -> Non
             except BaseException as exc:  # collected and re-raised in the test thread
                 errors.append(exc)
                 done.set()
+
         return run
 
     @guarded

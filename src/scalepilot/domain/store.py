@@ -11,10 +11,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from scalepilot.domain.errors import ScalepilotError
 from scalepilot.domain.events import Event
 from scalepilot.domain.labels import Labels
 from scalepilot.domain.matchers import Matcher
 from scalepilot.domain.samples import LatestSample, RollupData, SeriesData
+
+
+class StoreError(ScalepilotError):
+    """Root of every store backend's errors; ``transient`` says whether a retry may help."""
 
 
 @dataclass(frozen=True, slots=True)

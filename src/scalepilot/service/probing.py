@@ -14,7 +14,7 @@ from scalepilot.domain.clock import Clock, to_ms
 from scalepilot.domain.events import Event, EventKind
 from scalepilot.domain.labels import make_labels
 from scalepilot.domain.store import Store
-from scalepilot.service.schedule import run_every
+from scalepilot.service.loops import run_loop
 from scalepilot.service.selfmetrics import SelfMetrics
 from scalepilot.service.targets import ProbeTarget
 
@@ -54,13 +54,14 @@ class ProbeLoop:
         self._ids: list[int] = []
 
     async def run(self, stop: asyncio.Event) -> None:
-        await run_every(
-            self._clock,
-            self.target.interval_s,
-            self.target.offset_s(),
-            stop,
+        await run_loop(
+            "probe",
             self._tick,
-            on_lag=self._metrics.loop_lag.labels("probe").observe,
+            clock=self._clock,
+            interval_s=self.target.interval_s,
+            offset_s=self.target.offset_s(),
+            stop=stop,
+            metrics=self._metrics,
         )
 
     async def _tick(self, scheduled: float) -> None:

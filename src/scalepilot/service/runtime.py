@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Coroutine
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -28,8 +29,8 @@ from scalepilot.config.loader import LoadedConfig
 from scalepilot.domain.clock import Clock, SystemClock, to_ms
 from scalepilot.domain.events import Event, EventKind
 from scalepilot.domain.store import Store
+from scalepilot.service.loops import run_loop
 from scalepilot.service.probing import ProbeLoop
-from scalepilot.service.schedule import run_every
 from scalepilot.service.scraping import ScrapeLoop
 from scalepilot.service.selfmetrics import SelfMetrics
 from scalepilot.service.stats import StatsLoop
@@ -119,12 +120,16 @@ class Runtime:
             self._spawn(probe.run(self._stop), f"probe {probe.target.key}")
         if self.stats_loop is not None:
             self._spawn(self.stats_loop.run(self._stop), "stats")
-        self._spawn(run_every(self.clock, cfg.storage.flush_interval, 0.0, self._stop, self._flush), "flush")
-        self._spawn(
-            run_every(self.clock, cfg.storage.maintenance_interval, 0.0, self._stop, self._maintain), "maintenance"
-        )
+        for name, tick, interval in (
+            ("flush", self._flush, cfg.storage.flush_interval),
+            ("maintenance", self._maintain, cfg.storage.maintenance_interval),
+        ):
+            housekeeping = run_loop(
+                name, tick, clock=self.clock, interval_s=interval, offset_s=0.0, stop=self._stop, metrics=self.metrics
+            )
+            self._spawn(housekeeping, name)
 
-    def _spawn(self, coro: Any, name: str) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(coro, name=name)
         task.add_done_callback(self._loop_ended)
         self._tasks.append(task)

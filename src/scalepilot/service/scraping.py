@@ -36,7 +36,7 @@ from scalepilot.domain.events import Event, EventKind
 from scalepilot.domain.labels import Labels, make_labels
 from scalepilot.domain.samples import STALE_NAN
 from scalepilot.domain.store import Store
-from scalepilot.service.schedule import run_every
+from scalepilot.service.loops import run_loop
 from scalepilot.service.selfmetrics import SelfMetrics
 from scalepilot.service.targets import ScrapeTarget
 
@@ -102,13 +102,14 @@ class ScrapeLoop:
         self._target_label_names = {k for k, _ in target.labels}
 
     async def run(self, stop: asyncio.Event) -> None:
-        await run_every(
-            self._clock,
-            self.target.interval_s,
-            self.target.offset_s(),
-            stop,
+        await run_loop(
+            "scrape",
             self._tick,
-            on_lag=self._metrics.loop_lag.labels("scrape").observe,
+            clock=self._clock,
+            interval_s=self.target.interval_s,
+            offset_s=self.target.offset_s(),
+            stop=stop,
+            metrics=self._metrics,
         )
 
     async def _tick(self, scheduled: float) -> None:

@@ -83,6 +83,12 @@ class SelfMetrics:
             buckets=(0.01, 0.1, 0.5, 1, 5, 30, 120),
             registry=r,
         )
+        self.store_errors = Counter(
+            "scalepilot_store_errors",
+            "Loop ticks skipped because the store was temporarily unavailable.",
+            ["loop"],
+            registry=r,
+        )
         self.targets_up = Gauge("scalepilot_targets_up", "Scrape targets currently up.", registry=r)
         self.targets = Gauge("scalepilot_targets", "Scrape targets configured.", registry=r)
 

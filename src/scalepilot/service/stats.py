@@ -15,7 +15,7 @@ from scalepilot.domain.clock import Clock, to_ms
 from scalepilot.domain.labels import Labels, make_labels
 from scalepilot.domain.samples import STALE_NAN
 from scalepilot.domain.store import Store
-from scalepilot.service.schedule import run_every
+from scalepilot.service.loops import run_loop
 from scalepilot.service.selfmetrics import SelfMetrics
 from scalepilot.service.targets import WatchedProcess
 
@@ -57,8 +57,14 @@ class StatsLoop:
         self._ids: dict[Labels, int] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
-        await run_every(
-            self._clock, self.interval_s, 0.0, stop, self._tick, on_lag=self._metrics.loop_lag.labels("stats").observe
+        await run_loop(
+            "stats",
+            self._tick,
+            clock=self._clock,
+            interval_s=self.interval_s,
+            offset_s=0.0,
+            stop=stop,
+            metrics=self._metrics,
         )
 
     async def _tick(self, scheduled: float) -> None:

@@ -285,29 +285,36 @@ def _fill_gaps(ints: Int64Array, ok: npt.NDArray[np.bool_]) -> Int64Array:
     return filled
 
 
-def _put_scaled(
-    out: bytearray, values: Float64Array, ints: Int64Array, ok: npt.NDArray[np.bool_], decimals: int, dod: bool
-) -> None:
+def _scaled_candidates(
+    values: Float64Array, ints: Int64Array, ok: npt.NDArray[np.bool_], decimals: int
+) -> list[bytearray]:
+    """The scaled integers as first differences and as second differences (steady
+    counters), sharing the header and the exceptions."""
     n = values.size
-    out.append(_SCALED_DOD if dod else _SCALED_DELTA)
-    out.append(decimals)
-    _put_uvarint(out, _zz(int(ints[0])))
+    common = bytearray([decimals])
+    _put_uvarint(common, _zz(int(ints[0])))
     deltas = np.diff(ints)
-    gcd = int(np.gcd.reduce(deltas)) if deltas.size else 0
-    gcd = gcd or 1
+    gcd = (int(np.gcd.reduce(deltas)) if deltas.size else 0) or 1
     if gcd != 1:
         deltas //= gcd
-    _put_uvarint(out, gcd)
-    if dod and n > 1:
-        _put_uvarint(out, _zz(int(deltas[0])))
-        _put_shuffled(out, _zigzag(np.diff(deltas)))
-    elif n > 1:
-        _put_shuffled(out, _zigzag(deltas))
-    exc = np.flatnonzero(~ok)
-    _put_uvarint(out, exc.size)
+    _put_uvarint(common, gcd)
+    tail = bytearray()
+    exc = np.flatnonzero(~ok) if not ok.all() else np.empty(0, dtype=np.int64)
+    _put_uvarint(tail, exc.size)
     if exc.size:
-        out += exc.astype("<u4").tobytes()
-        out += values[exc].view(_U64).astype(_U64).tobytes()
+        tail += exc.astype("<u4").tobytes()
+        tail += values[exc].view(_U64).astype(_U64).tobytes()
+    delta = bytearray([_SCALED_DELTA]) + common
+    if n > 1:
+        _put_shuffled(delta, _zigzag(deltas))
+    delta += tail
+    if n < 3:
+        return [delta]
+    dod = bytearray([_SCALED_DOD]) + common
+    _put_uvarint(dod, _zz(int(deltas[0])))
+    _put_shuffled(dod, _zigzag(np.diff(deltas)))
+    dod += tail
+    return [delta, dod]
 
 
 def _put_xor(out: bytearray, values: Float64Array) -> None:
@@ -318,28 +325,33 @@ def _put_xor(out: bytearray, values: Float64Array) -> None:
     out += x.view(_U8).reshape(values.size, 8).T.tobytes()
 
 
+_SCALES = 10.0 ** np.arange(_MAX_DECIMALS + 1)
+
+
+def _plausible_decimals(values: Float64Array) -> list[int]:
+    """Decimal scales worth trying, smallest first, judged on a prefix of the values
+    for all scales at once (one pass instead of one per scale: this runs for every
+    chunk)."""
+    head = values[:16]
+    with np.errstate(over="ignore", invalid="ignore"):
+        scaled = np.round(head[:, None] * _SCALES)
+        back = scaled / _SCALES
+        exact = (back.view(_U64) == head.view(_U64)[:, None]) & (np.abs(scaled) <= _MAX_EXACT_INT)
+    misses = head.size - np.count_nonzero(exact, axis=0)
+    return np.flatnonzero(misses <= head.size * _MAX_EXCEPTION_SHARE).tolist()
+
+
 def _value_candidates(values: Float64Array) -> list[bytearray]:
-    candidates: list[bytearray] = []
-    for decimals in range(_MAX_DECIMALS + 1):
-        # A quick look at a prefix rejects hopeless scales without touching the rest.
-        head = values[:16]
-        if decimals and _scaled(head, decimals) is None:
-            continue
-        hit = _scaled(values, decimals)
-        if hit is None:
-            continue
-        ints, ok = hit
-        ints = _fill_gaps(ints, ok)
-        for dod in (False, True):
-            buf = bytearray()
-            _put_scaled(buf, values, ints, ok, decimals, dod)
-            candidates.append(buf)
-        break
-    if not candidates:
-        buf = bytearray()
-        _put_xor(buf, values)
-        candidates.append(buf)
-    return candidates
+    # Integers first, without the survey: most series are counters or integer gauges.
+    hit = _scaled(values, 0)
+    if hit is not None:
+        return _scaled_candidates(values, _fill_gaps(*hit), hit[1], 0)
+    for decimals in _plausible_decimals(values):
+        if decimals and (hit := _scaled(values, decimals)) is not None:
+            return _scaled_candidates(values, _fill_gaps(*hit), hit[1], decimals)
+    buf = bytearray()
+    _put_xor(buf, values)
+    return [buf]
 
 
 def _put_values(out: bytearray, values: Float64Array) -> None:

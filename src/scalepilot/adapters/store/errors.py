@@ -21,11 +21,8 @@ from __future__ import annotations
 
 import sqlite3
 
-from scalepilot.domain.errors import ScalepilotError
+from scalepilot.domain.store import StoreError
 
-
-class StoreError(ScalepilotError):
-    pass
 
 
 class StoreUnavailable(StoreError):

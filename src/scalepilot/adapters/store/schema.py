@@ -165,7 +165,8 @@ def connect(db_path: Path, *, read_only: bool) -> sqlite3.Connection:
         conn.execute("PRAGMA busy_timeout = 10000")
         if not read_only:
             # Both must precede the first table, page size first; no-ops on an existing
-            # database.
+            # database. 16 KiB pages packed merged chunks under 1 % tighter in the
+            # benchmark but make every flush's WAL frames four times larger.
             conn.execute("PRAGMA page_size = 4096")
             conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]

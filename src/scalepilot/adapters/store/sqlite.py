@@ -16,8 +16,9 @@ How a sample travels:
 
 Reads merge chunks and head, newest write winning on equal timestamps. A read-only
 opener (the CLI next to a running server) has no head of its own: before each read it
-catches up with the write-ahead rows the writer has committed, inside the same read
-transaction as its chunk reads, so it sees every flushed sample exactly once.
+catches up (:mod:`.replay`) with the write-ahead rows the writer has committed, inside
+the same read transaction as its chunk reads, so it sees every flushed sample exactly
+once.
 
 Only one process may write a data directory; a second writer gets :class:`StoreLocked`.
 """
@@ -25,8 +26,6 @@ Only one process may write a data directory; a second writer gets :class:`StoreL
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import logging
 import sqlite3
 import threading
@@ -37,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from scalepilot.adapters.store import codec
+from scalepilot.adapters.store import codec, records, replay
 from scalepilot.adapters.store.database import Database, clamp_int64
 from scalepilot.adapters.store.errors import (
     StoreClosed,
@@ -45,13 +44,13 @@ from scalepilot.adapters.store.errors import (
     StoreError,
     StoreReadOnly,
     StoreUnavailable,
-    UnknownSeries,
 )
-from scalepilot.adapters.store.head import Batch, HeadSnapshot
+from scalepilot.adapters.store.head import HeadSnapshot
 from scalepilot.adapters.store.index import NO_TIME
 from scalepilot.adapters.store.maintenance import Maintainer
 from scalepilot.adapters.store.merge import clip, group_by_series, merge_newest_wins
 from scalepilot.adapters.store.rollup import RESOLUTIONS_MS, Buckets, combine, compute
+from scalepilot.adapters.store.rollup import empty as empty_buckets
 from scalepilot.adapters.store.schema import (
     DB_NAME,
     DataDirLock,
@@ -76,14 +75,6 @@ from scalepilot.domain.samples import (
 from scalepilot.domain.store import ConfigRevision, StoreStats
 
 log = logging.getLogger(__name__)
-
-
-def labels_to_json(labels: Labels) -> str:
-    return json.dumps([[k, v] for k, v in labels], separators=(",", ":"), ensure_ascii=False)
-
-
-def labels_from_json(text: str) -> Labels:
-    return tuple((str(k), str(v)) for k, v in json.loads(text))
 
 
 class SQLiteStore:
@@ -209,113 +200,8 @@ class SQLiteStore:
     # --- loading and catching up -------------------------------------------------------------
     def _load(self) -> None:
         with self._db.reading("loading the store") as conn:
-            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-            series = conn.execute("SELECT id, labels, raw_tmax FROM series ORDER BY id").fetchall()
-            chunk_rows = conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
-            rollup_rows = conn.execute("SELECT count(*) FROM rollups").fetchone()[0]
-            batches = conn.execute("SELECT seq, created_ms, data FROM head_batches ORDER BY seq").fetchall()
-            self._data_version = conn.execute("PRAGMA data_version").fetchone()[0]
-        mem = self._mem
-        with mem.lock:
-            mem.max_span_ms = int(meta.get("max_span_ms", 0))
-            mem.chunk_rows = int(chunk_rows)
-            mem.rollup_rows = int(rollup_rows)
-            for sid, text, raw_tmax in series:
-                mem.index.add(int(sid), labels_from_json(text), has_data=raw_tmax is not None)
-                if raw_tmax is not None:
-                    mem.raw_tmax[int(sid)] = int(raw_tmax)
-            for seq, created_ms, blob in batches:
-                self._load_batch(int(seq), int(created_ms), codec.decode_batch(blob))
-            if batches:
-                self._next_seq = int(batches[-1][0]) + 1
+            meta, self._next_seq, self._data_version = replay.load(conn, self._mem)
         self._maintainer.restore(meta)
-
-    def _load_batch(self, seq: int, created_ms: int, arrays: tuple[Int64Array, Int64Array, Float64Array]) -> None:
-        """Add a stored batch to the head (state lock held)."""
-        ids, ts, vals = arrays
-        index = self._mem.index
-        try:
-            slots = index.slots(ids)
-        except UnknownSeries:
-            # Cannot happen through this store (series with head samples are never
-            # dropped); keep the rest of the data rather than refuse to open.
-            known = np.isin(ids, index.live_ids())
-            log.warning(
-                "write-ahead batch %d holds %d samples of unknown series; skipped", seq, int(np.count_nonzero(~known))
-            )
-            ids, ts, vals = ids[known], ts[known], vals[known]
-            slots = index.slots(ids)
-        self._mem.head.load_batch(seq, created_ms, ids, ts, vals)
-        if ids.size:
-            index.update_latest(slots, ts, vals)
-            index.mark_has_data(ids)
-
-    def _catch_up(self, conn: sqlite3.Connection) -> None:
-        """Read-only opener: apply what the writer committed since the last read. Runs
-        inside the caller's read transaction, so the head matches the chunks read next."""
-        # This first read pins the transaction's snapshot; data_version, read after it,
-        # then says whether that snapshot differs from the one caught up with last.
-        span = conn.execute("SELECT value FROM meta WHERE key = 'max_span_ms'").fetchone()
-        mem = self._mem
-        with mem.lock:
-            mem.max_span_ms = int(span[0]) if span else 0
-        version = conn.execute("PRAGMA data_version").fetchone()[0]
-        if version == self._data_version:
-            return
-        self._data_version = version
-        with mem.lock:
-            live = mem.index.live_ids()
-        newest = int(live[-1]) if live.size else 0
-        fresh = conn.execute("SELECT id, labels, raw_tmax FROM series WHERE id > ? ORDER BY id", (newest,)).fetchall()
-        total = conn.execute("SELECT count(*) FROM series").fetchone()[0]
-        gone: list[int] = []
-        if total < live.size + len(fresh):
-            present = {r[0] for r in conn.execute("SELECT id FROM series WHERE id <= ?", (newest,))}
-            gone = [int(i) for i in live.tolist() if i not in present]
-        stored = conn.execute("SELECT seq, created_ms, count FROM head_batches ORDER BY seq").fetchall()
-        chunk_rows = conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
-        rollup_rows = conn.execute("SELECT count(*) FROM rollups").fetchone()[0]
-        with mem.lock:
-            mem.index.remove(gone)
-            for sid, text, raw_tmax in fresh:
-                mem.index.add(int(sid), labels_from_json(text), has_data=raw_tmax is not None)
-            mem.chunk_rows, mem.rollup_rows = int(chunk_rows), int(rollup_rows)
-            have = {b.seq: b for b in mem.head.batches}
-            known_prefix = [(b.seq, b.count) for b in mem.head.batches]
-        stored_keys = [(int(s), int(c)) for s, _, c in stored]
-        if stored_keys[: len(known_prefix)] == known_prefix:
-            # Only new batches: append them.
-            for seq, created_ms, _ in stored[len(known_prefix) :]:
-                blob = conn.execute("SELECT data FROM head_batches WHERE seq = ?", (seq,)).fetchone()[0]
-                arrays = codec.decode_batch(blob)
-                with mem.lock:
-                    self._load_batch(int(seq), int(created_ms), arrays)
-            return
-        # The writer compacted: rebuild from the stored batches, reusing unchanged ones.
-        segments: list[tuple[Batch, HeadSnapshot]] = []
-        fresh_segments: list[HeadSnapshot] = []
-        with mem.lock:
-            reuse = {seq: mem.head.segment(b) for seq, b in have.items()}
-            live_now = mem.index.live_ids()
-        for row in stored:
-            seq, created_ms, count = int(row[0]), int(row[1]), int(row[2])
-            old = have.get(seq)
-            if old is not None and old.count == count:
-                snap = reuse[seq]
-            else:
-                blob = conn.execute("SELECT data FROM head_batches WHERE seq = ?", (seq,)).fetchone()[0]
-                ids, ts, vals = codec.decode_batch(blob)
-                known = np.isin(ids, live_now)
-                snap = HeadSnapshot(ids[known], ts[known], vals[known])
-                fresh_segments.append(snap)
-            segments.append((Batch(seq, 0, snap.ids.size, created_ms), snap))
-        with mem.lock:
-            mem.head.replace_batches(segments)
-            index = mem.index
-            for snap in fresh_segments:  # reused segments are in latest_* already
-                if snap.ids.size:
-                    index.update_latest(index.slots(snap.ids), snap.timestamps, snap.values)
-                    index.mark_has_data(snap.ids)
 
     @contextlib.contextmanager
     def _reading(self, doing: str) -> Iterator[sqlite3.Connection]:
@@ -324,7 +210,7 @@ class SQLiteStore:
         self._check_open()
         with self._db.reading(doing) as conn:
             if self._db.read_only:
-                self._catch_up(conn)
+                self._data_version = replay.catch_up(conn, self._mem, self._data_version)
             yield conn
 
     # --- ingest --------------------------------------------------------------------------------
@@ -358,7 +244,7 @@ class SQLiteStore:
 
     def _create_series(self, labels: list[Labels]) -> dict[Labels, int]:
         now_ms = int(self._clock() * 1000)
-        texts = [labels_to_json(ls) for ls in labels]
+        texts = [replay.labels_to_json(ls) for ls in labels]
         with self._db.write_lock:
             with self._db.writing("creating series") as conn:
                 conn.executemany(
@@ -566,7 +452,7 @@ class SQLiteStore:
             starts, columns = codec.decode_columns(blob)
             part = Buckets.from_columns(starts, columns)
             result = part if result is None else combine(result, part)
-        return result if result is not None else compute(np.empty(0, np.int64), np.empty(0), resolution_ms)
+        return result if result is not None else empty_buckets()
 
     def resolution_for(self, start_ms: int, end_ms: int, step_ms: int) -> int:
         """The coarsest resolution (0 = raw) with at least one bucket per step that is
@@ -637,19 +523,10 @@ class SQLiteStore:
 
     # --- events and config revisions -----------------------------------------------------------
     def add_event(self, event: Event) -> int:
-        """Record an event; ``details`` must be JSON-serialisable (a TypeError says
-        which value is not: that is a bug in the caller)."""
+        """Record an event, durable at once; ``details`` must be JSON-serialisable."""
         self._check_writable()
-        details = json.dumps(event.details, separators=(",", ":"), sort_keys=True)
-        with self._db.write_lock:
-            cur = self._db.execute_write(
-                "recording an event",
-                "INSERT INTO events (ts_ms, kind, service, message, details) VALUES (?, ?, ?, ?, ?)",
-                (event.timestamp_ms, str(event.kind), event.service, event.message, details),
-            )
-        rowid = cur.lastrowid
-        assert rowid is not None
-        return int(rowid)
+        with self._db.write_lock, self._db.writing("recording an event") as conn:
+            return records.insert_event(conn, event)
 
     def events(
         self,
@@ -660,58 +537,19 @@ class SQLiteStore:
         limit: int = 100,
     ) -> list[Event]:
         """Newest first."""
-        where: list[str] = []
-        params: list[Any] = []
-        if since_ms is not None:
-            where.append("ts_ms >= ?")
-            params.append(since_ms)
-        if kinds is not None:
-            if not kinds:
-                return []
-            where.append(f"kind IN ({','.join('?' * len(kinds))})")
-            params.extend(str(k) for k in kinds)
-        if service is not None:
-            where.append("service = ?")
-            params.append(service)
-        sql = "SELECT id, ts_ms, kind, service, message, details FROM events"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY ts_ms DESC, id DESC LIMIT ?"
-        params.append(max(0, limit))
         with self._reading("reading events") as conn:
-            rows = conn.execute(sql, params).fetchall()
-        return [
-            Event(timestamp_ms=ts, kind=kind, message=msg, service=svc, details=json.loads(det), id=eid)
-            for eid, ts, kind, svc, msg, det in rows
-        ]
+            return records.query_events(conn, since_ms=since_ms, kinds=kinds, service=service, limit=limit)
 
     def add_config_revision(self, text: str, source: str, timestamp_ms: int) -> ConfigRevision:
-        """Record a config text; returns the newest revision unchanged if its text is
-        the same (a restart with the same file adds nothing)."""
+        """Record a config text; returns the newest revision if its text is the same."""
         self._check_writable()
-        digest = hashlib.sha256(text.encode()).hexdigest()
         with self._db.write_lock, self._db.writing("recording a config revision") as conn:
-            row = conn.execute(
-                "SELECT id, ts_ms, sha256, source, text FROM config_revisions ORDER BY id DESC LIMIT 1"
-            ).fetchone()
-            if row is not None and row[2] == digest:
-                return ConfigRevision(*row)
-            cur = conn.execute(
-                "INSERT INTO config_revisions (ts_ms, sha256, source, text) VALUES (?, ?, ?, ?)",
-                (timestamp_ms, digest, source, text),
-            )
-            rowid = cur.lastrowid
-        assert rowid is not None
-        return ConfigRevision(int(rowid), timestamp_ms, digest, source, text)
+            return records.insert_config_revision(conn, text, source, timestamp_ms)
 
     def config_revisions(self, limit: int = 20) -> list[ConfigRevision]:
         """Newest first."""
         with self._reading("reading config revisions") as conn:
-            rows = conn.execute(
-                "SELECT id, ts_ms, sha256, source, text FROM config_revisions ORDER BY id DESC LIMIT ?",
-                (max(0, limit),),
-            ).fetchall()
-        return [ConfigRevision(*r) for r in rows]
+            return records.query_config_revisions(conn, limit)
 
     # --- housekeeping ----------------------------------------------------------------------------
     def maintain(self, now_ms: int) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import cast
 
 from scalepilot.adapters.scrape.parser.syntax import (
+    EMPTY_CANON,
     LABEL_BODY_RE,
     LABEL_NAME_RE,
     PAIR_RE,
@@ -27,7 +28,10 @@ from scalepilot.adapters.scrape.parser.syntax import (
     unescape_label_value,
 )
 
-Entry = tuple[Labels, Canon]
+Entry = tuple[Labels, Canon, dict[str, int]]
+"""A body's labels, the label set as a set, and the sample names seen with that label
+set (with the line of their first sample): one dict per label set, shared by every body
+that spells it, so "the same series twice" is one dict lookup per sample."""
 
 MALFORMED = "malformed label set"
 """The reason for a body that is not a canonical label set (the scanner says more)."""
@@ -35,11 +39,14 @@ _RESERVED = 'label name "__name__" is reserved for the metric name'
 
 
 class LabelSets:
-    __slots__ = ("bodies", "segments")
+    __slots__ = ("bodies", "empty", "segments", "series")
 
     def __init__(self) -> None:
         self.bodies: dict[str, Entry] = {}
         self.segments: dict[str, tuple[str, str]] = {}
+        self.series: dict[Canon, dict[str, int]] = {EMPTY_CANON: {}}
+        self.empty: Entry = ((), EMPTY_CANON, self.series[EMPTY_CANON])
+        """The entry of every sample without labels."""
 
     def parse(self, body: str) -> Entry:
         """Parse, check and remember a canonical label body (no braces, no blanks).
@@ -64,9 +71,16 @@ class LabelSets:
             raise Malformed(MALFORMED)
         if len(labels) > 1 and len(dict(labels)) != len(labels):
             raise Malformed(_duplicate(labels))
-        entry = (labels, frozenset(labels))
+        entry = self.entry(labels)
         self.bodies[body] = entry
         return entry
+
+    def entry(self, labels: Labels) -> Entry:
+        canon = frozenset(labels)
+        names = self.series.get(canon)
+        if names is None:
+            names = self.series[canon] = {}
+        return (labels, canon, names)
 
     def _segment(self, segment: str) -> tuple[str, str]:
         pair = self.segments.get(segment)

@@ -19,8 +19,17 @@ prometheus_client's parser, which the OpenMetrics project uses as its reference:
   and allowed on counter ``_total`` and histogram ``_bucket`` samples only; their
   content is dropped, since nothing downstream stores exemplars yet.
 
-A HELP text may contain a raw ``"`` (the ABNF wants it escaped; Prometheus and
-prometheus_client accept it, and exposers in the wild send it).
+Where this parser decides on its own:
+
+* a HELP text may contain a raw ``"`` (the ABNF wants it escaped; Prometheus and
+  prometheus_client accept it, and exposers in the wild send it);
+* the same series twice within one MetricPoint (same labels, same or no timestamp) is
+  an error; prometheus_client silently keeps the first;
+* a timestamp must fit int64 milliseconds, the store's unit (prometheus_client keeps
+  seconds and accepts any size); it is converted exactly, truncating toward zero like
+  Prometheus, and a line ending in ``\r`` is taken for a CRLF line ending even in HELP;
+* of the names reserved by a leading underscore only ``__name__`` is refused, as in
+  Prometheus.
 """
 
 from __future__ import annotations
@@ -55,7 +64,6 @@ from scalepilot.adapters.scrape.parser.ompoints import GroupKey, PointTracker
 from scalepilot.adapters.scrape.parser.scanner import Exemplar, scan_exemplar, scan_sample
 from scalepilot.adapters.scrape.parser.syntax import (
     CRLF_PROBLEM,
-    EMPTY_CANON,
     FAST_NUMBER,
     LABEL_BODY,
     METRIC_NAME,
@@ -90,7 +98,6 @@ _GROUP_BY_LABELS = frozenset({ROLE_PLAIN, ROLE_TOTAL})
 _COUNTS = frozenset({ROLE_COUNT, ROLE_GCOUNT})
 _WITH_EXEMPLARS = frozenset({ROLE_TOTAL, ROLE_BUCKET})
 _BOOLEAN = frozenset({0.0, 1.0})
-_NO_LABELS: Entry = ((), EMPTY_CANON)
 _SUFFIX_OF = {
     ROLE_TOTAL: "_total",
     ROLE_BUCKET: "_bucket",
@@ -122,6 +129,7 @@ class _OpenMetricsParser:
     def run(self, text: str) -> ParsedPage:
         content, missing_eof = _split_eof(text)
         bodies_get = self.sets.bodies.get
+        no_labels = self.sets.empty
         owner_get = self.table.owner.get
         lineno = 0
         for lineno, row in enumerate(_LINE_RE.findall(content), 1):
@@ -148,13 +156,18 @@ class _OpenMetricsParser:
             if owner is None or owner[0] is not self.family:
                 owner = self.new_family(name, lineno)
             family, role, append = owner
-            labels, canon = (bodies_get(body) or self.parse_labels(body, lineno)) if body else _NO_LABELS
+            labels, canon, _ = (bodies_get(body) or self.parse_labels(body, lineno)) if body else no_labels
             if role in _GROUP_BY_LABELS:
                 group: GroupKey = canon
                 bound = 0.0
             else:
                 group, bound = self.classify(family, role, name, body, labels, canon, lineno)
-            if role in _COUNTER_LIKE or role == ROLE_GSUM:
+            # Counter-like values are never NaN (which fails >= 0) nor negative; counts
+            # are integers. Only a problem costs the call.
+            if role in _COUNTER_LIKE:
+                if not value >= 0.0 or (role in _INTEGER and not value.is_integer()):
+                    self.check_counter_like(family, role, name, labels, value, val, lineno)
+            elif role == ROLE_GSUM and math.isnan(value):
                 self.check_counter_like(family, role, name, labels, value, val, lineno)
             points = self.points
             emit = points.add(name, canon, group, seconds, millis, lineno, labels)

@@ -13,7 +13,7 @@ the caller turns it into a ``ParseError`` for the line at hand.
 from __future__ import annotations
 
 import re
-from decimal import Decimal
+from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal
 
 Labels = tuple[tuple[str, str], ...]
 Canon = frozenset[tuple[str, str]]
@@ -123,10 +123,11 @@ def parse_text_timestamp(token: str) -> int:
         if token.endswith("\r"):
             raise Malformed(CRLF_PROBLEM)
         raise Malformed("is not an integer number of milliseconds")
-    value = int(token)
-    if value > INT64_MAX:
+    digits = token.lstrip("0")
+    # Checked before int(), which refuses more than 4,300 digits.
+    if len(digits) > 19 or int(digits or "0") > INT64_MAX:
         raise Malformed("is out of the int64 range")
-    return value
+    return int(digits or "0")
 
 
 def parse_om_timestamp(token: str) -> tuple[float, int]:
@@ -139,7 +140,17 @@ def parse_om_timestamp(token: str) -> tuple[float, int]:
     seconds = float(token)
     if seconds - seconds:
         raise Malformed("is out of the float64 range")
-    millis = int(Decimal(token).scaleb(3))
+    if not -1e16 < seconds < 1e16:
+        raise Malformed("is out of the int64 millisecond range")
+    if seconds == 0.0:
+        return seconds, 0  # also what a value below float64's smallest comes to
+    # Exact decimal arithmetic, with as many digits as the token has: no rounding up
+    # to the next millisecond, and no limit on how many digits were written.
+    exact = Context(prec=len(token) + 4, Emax=MAX_EMAX, Emin=MIN_EMIN)
+    try:
+        millis = int(Decimal(token).scaleb(3, exact))
+    except (ArithmeticError, ValueError):
+        raise Malformed("is out of the int64 millisecond range") from None
     if not INT64_MIN <= millis <= INT64_MAX:
         raise Malformed("is out of the int64 millisecond range")
     return seconds, millis

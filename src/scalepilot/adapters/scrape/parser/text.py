@@ -1,29 +1,40 @@
 """Prometheus text format 0.0.4.
 
-Where Prometheus's two Go parsers disagree, the rule followed is the one that keeps a
-page Prometheus scrapes scrapable here, unless the page is self-contradictory:
+Prometheus has two Go parsers for this format, and they disagree: the scraper's
+(``model/textparse``) is lenient, promtool's (``expfmt``) is strict. The rule here keeps
+a page that Prometheus scrapes scrapable, unless the page contradicts itself:
 
-* accepted as Prometheus does: blanks and tabs between tokens and inside braces, a
-  trailing comma in a label set, blank lines, any ``#`` comment, a family whose lines
-  resume after another family's (its samples are merged, page order is kept),
-  ``\\\\r`` or other unknown escapes kept as written, HELP after samples;
-* rejected as ``promtool check metrics`` does: a second HELP or TYPE for a family, a
-  TYPE after the family's samples, duplicate label names, ``__name__`` as a label,
-  labels not separated by commas;
-* rejected because the format spec says so and the data would be ambiguous: the same
-  series twice (Prometheus keeps the first and counts an error), histogram buckets not
-  in increasing ``le`` order or with decreasing counts, a bucket without a numeric
-  ``le``, a summary quantile outside [0, 1], metadata or samples whose names clash with
-  another family's series;
-* ``\\r\\n`` line endings are rejected with a message saying so (Prometheus fails on
-  them too, less clearly).
+* accepted, as Prometheus does: blanks and tabs between tokens, inside braces and
+  before the first token; a trailing comma in a label set; no blank before the value
+  after ``}``; blank lines; any ``#`` comment (``# EOF`` too); a final line without
+  ``\\n``; HELP after samples; a HELP line with no text (ignored); a family whose lines
+  resume after another family's (its samples are merged, page order is kept); unknown
+  escapes such as ``\\t`` kept as written (promtool rejects them); any spelling of
+  Inf and NaN that Go's ParseFloat reads;
+* rejected, as promtool does: a second HELP or TYPE for a family, TYPE after the
+  family's samples, duplicate label names, ``__name__`` as a label, labels not
+  separated by commas, a TYPE that is not one of the five lowercase words, negative
+  histogram bucket counts or ``_count``;
+* rejected, as the scraper does: a negative or signed timestamp, a TYPE line without a
+  type, ``\\r\\n`` line endings (with a message saying so);
+* rejected because the data would be ambiguous, although Prometheus only counts an
+  error and keeps the first: the same series (name and label set, in any label order)
+  twice on a page, as the format's spec forbids; histogram buckets of one series not
+  in increasing ``le`` order or with decreasing counts; a bucket without a numeric
+  ``le``; a summary quantile outside [0, 1]; metadata or samples whose names clash
+  with another family's (a gauge ``foo_count`` beside a summary ``foo``).
+
+Unlike OpenMetrics, a histogram needs no ``+Inf`` bucket and ``_count`` is not compared
+with it, as neither Prometheus parser checks that.
 
 Speed: one regex over the whole page splits it into lines and, for the shape nearly all
-exporters write (``name{a="b",...} value [timestamp]``), validates the line completely.
-The loop below then does only dictionary lookups and cheap string work per sample:
-label bodies are parsed once per distinct text, a histogram bucket reuses the parsed
-labels of its series (the body minus ``le``), and numbers go straight to ``float()``.
-Everything else takes the slow path in :mod:`.scanner`.
+exporters write (``name{...} value [timestamp]``), hands the loop the name, label text,
+value and timestamp. The loop then does only dictionary lookups and cheap string work
+per sample: label texts are parsed and validated once per distinct text (and their
+``name="value`` pieces once per distinct piece, :mod:`.labelsets`), a histogram bucket
+reuses the parsed labels of its series (its label text minus the trailing ``le``), and
+numbers go straight to ``float()``, the regex having admitted only Go's alphabet. Any
+other line takes the slow path in :mod:`.scanner`, which also writes the error messages.
 """
 
 from __future__ import annotations
@@ -52,9 +63,7 @@ from scalepilot.adapters.scrape.parser.model import (
 from scalepilot.adapters.scrape.parser.scanner import scan_sample
 from scalepilot.adapters.scrape.parser.syntax import (
     CRLF_PROBLEM,
-    EMPTY_CANON,
     FAST_NUMBER,
-    INT64_MAX,
     METRIC_NAME,
     METRIC_NAME_RE,
     Canon,
@@ -63,6 +72,7 @@ from scalepilot.adapters.scrape.parser.syntax import (
     join_label_body,
     number_problem,
     parse_number,
+    parse_text_timestamp,
     quote,
     series_repr,
     unescape_help,
@@ -113,8 +123,9 @@ class _TextParser:
         prefixes_get = self.prefixes.get
         le_get = self.le_values.get
         no_le: tuple[Labels, float] = ((), 0.0)
-        first_line: dict[tuple[str, Canon], int] = {}
-        seen = first_line.setdefault
+        series = self.sets.series
+        series_get = series.get
+        no_labels = self.sets.empty
         # Page order, kept only once families interleave: until then the families in
         # order are the page in order, and one append per sample is enough.
         order: list[Sample] | None = None
@@ -147,9 +158,8 @@ class _TextParser:
             if value - value and val[-1] not in "fN":
                 raise self.bad_value(name, val, lineno)
             if ts:
-                stamp = int(ts)
-                if stamp > INT64_MAX:
-                    raise ParseError(lineno, f"timestamp {quote(ts)} is out of the int64 range")
+                # Beyond 19 digits int() may refuse (and int64 does anyway).
+                stamp = int(ts) if len(ts) < 19 else self.long_timestamp(name, ts, lineno)
                 timestamp: int | None = stamp
             else:
                 timestamp = None
@@ -160,11 +170,16 @@ class _TextParser:
                 last = family
                 family, role, append = owner
                 cur_name = name
-                if family is not last:
-                    if order is None and (family.samples or position.get(family.name, 0) < position.get(last.name, -1)):
-                        order = [s for f in self.table.families for s in f.samples]
-                    if order is not None:
-                        append = _both(append, order.append)
+                if (
+                    order is None
+                    and family is not last
+                    and (family.samples or position[family.name] < position.get(last.name, -1))
+                ):
+                    # A family resumes, or starts out of the families' order: from now
+                    # on keep page order explicitly (so far it is the families' order).
+                    order = [s for f in self.table.families for s in f.samples]
+                if order is not None:
+                    append = _both(append, order.append)
             if role == ROLE_BUCKET:
                 # Fast case: no escapes and le last, as client libraries write it.
                 # Without escapes each '"' delimits, so the last ',le="' starts the le
@@ -212,17 +227,20 @@ class _TextParser:
                         # LabelSets.parse's common case, inline: known segments.
                         found = tuple(map(segment_get, body[:-1].split('",')))
                         if all(found) and (len(found) == 1 or len(dict(found)) == len(found)):
-                            entry = (found, frozenset(found))
+                            canon = frozenset(found)
+                            names = series_get(canon)
+                            if names is None:
+                                names = series[canon] = {}
+                            entry = (found, canon, names)
                             bodies[body] = entry
                     if entry is None:
                         entry = self.parse_labels(name, body, val, ts, lineno)
-                    labels, canon = entry
+                    labels, canon, names = entry
                 else:
-                    labels = ()
-                    canon = EMPTY_CANON
+                    labels, canon, names = no_labels
                 if role:  # a summary's quantile, _sum or _count; a histogram's _sum or _count
                     self.check_role(family, role, name, labels, value, val, lineno)
-                first = seen((name, canon), lineno)
+                first = names.setdefault(name, lineno)
                 if first != lineno:
                     raise ParseError(
                         lineno,
@@ -334,13 +352,12 @@ class _TextParser:
         """A bucket's labels without the trailing ``le``, or None to take the general
         path (which also reports any problem)."""
         try:
-            labels, canon = self.sets.parse(prefix) if prefix else ((), EMPTY_CANON)
+            entry = self.sets.parse(prefix) if prefix else self.sets.empty
         except Malformed:
             return None
-        for k, _ in labels:
+        for k, _ in entry[0]:
             if k == "le":
                 return None
-        entry = (labels, canon)
         self.prefixes[prefix] = entry
         return entry
 
@@ -431,6 +448,12 @@ class _TextParser:
                     raise ParseError(lineno, f"summary {quote(family.name)} has quantile {quote(v)} outside [0, 1]")
                 return
         raise ParseError(lineno, f"summary sample {series_repr(family.name, labels)} has no quantile label")
+
+    def long_timestamp(self, name: str, token: str, lineno: int) -> int:
+        try:
+            return parse_text_timestamp(token)
+        except Malformed as exc:
+            raise ParseError(lineno, f"timestamp {quote(token)} for {quote(name)} {exc.reason}") from None
 
     def bad_value(self, name: str, token: str, lineno: int) -> ParseError:
         return ParseError(lineno, f"invalid value {quote(token)} for {quote(name)}: {number_problem(token)}")

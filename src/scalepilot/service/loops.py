@@ -1,0 +1,56 @@
+"""Running one periodic loop: on schedule, its lag measured, store failures handled.
+
+A transient store error (SQLite busy, a disk that filled up) costs one tick: it is
+logged and counted, and the loop runs again at its next tick. A permanent one (corrupt
+database, a second writer) is re-raised: it stops the runtime, visibly, because retrying
+cannot fix it and carrying on would only hide it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from scalepilot.domain.clock import Clock
+from scalepilot.domain.store import StoreError
+from scalepilot.service.schedule import run_every
+from scalepilot.service.selfmetrics import SelfMetrics
+
+log = logging.getLogger(__name__)
+
+Tick = Callable[[float], Awaitable[None]]
+
+
+def absorb_transient_store_errors(tick: Tick, loop: str, metrics: SelfMetrics) -> Tick:
+    async def guarded(scheduled: float) -> None:
+        try:
+            await tick(scheduled)
+        except StoreError as exc:
+            if not exc.transient:
+                raise
+            metrics.store_errors.labels(loop).inc()
+            log.warning("%s: store unavailable, skipping this tick: %s", loop, exc)
+
+    return guarded
+
+
+async def run_loop(
+    name: str,
+    tick: Tick,
+    *,
+    clock: Clock,
+    interval_s: float,
+    offset_s: float,
+    stop: asyncio.Event,
+    metrics: SelfMetrics,
+) -> None:
+    """Run ``tick`` every ``interval_s`` (phase ``offset_s``) until ``stop`` is set."""
+    await run_every(
+        clock,
+        interval_s,
+        offset_s,
+        stop,
+        absorb_transient_store_errors(tick, name, metrics),
+        on_lag=metrics.loop_lag.labels(name).observe,
+    )
