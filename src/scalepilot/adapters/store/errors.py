@@ -24,7 +24,6 @@ import sqlite3
 from scalepilot.domain.store import StoreError
 
 
-
 class StoreUnavailable(StoreError):
     transient = True
 
