@@ -5,7 +5,8 @@ Covers: /health, /ready (only after the first scrape round), /metrics (own metri
 past its timeout, one that answers 500 and one that disappears mid-run each marked down
 with the reason while the healthy target keeps its cadence; HTTP and TCP probes with
 state-change events; SIGTERM drains and flushes so the stored data is readable after;
-`scalepilot targets` and `scalepilot series` against the running instance and its data.
+`scalepilot targets`, `series` and `events` against the running instance and its data;
+``kill -9`` mid-ingest loses at most one flush interval and the next start is clean.
 """
 
 from __future__ import annotations
@@ -19,8 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 
+from scalepilot.adapters.store import SQLiteStore
+from scalepilot.config.models import StorageSettings
+from scalepilot.domain.matchers import name_matcher
 from tests.support import Proc, free_port, start, start_exporter, wait_for
 
 SCALEPILOT = [sys.executable, "-m", "scalepilot"]
@@ -196,3 +201,56 @@ def test_run_scrapes_probes_and_reports_each_failure(tmp_path: Path, exporters: 
     assert set(down) == {"garbage", "hang", "error", "vanishing"}
     assert "refused" in down["vanishing"]
     assert {e["details"]["probe"] for e in events if e["kind"] == "probe_down"} == {"broken", "closed"}
+
+
+@pytest.mark.slow
+def test_kill_9_loses_at_most_the_last_flush_and_restarts_cleanly(tmp_path: Path) -> None:
+    """``kill -9`` of scalepilot mid-ingest: the store opens sound, holds every scrape up
+    to one flush interval before the kill, and scalepilot starts again on it."""
+    exporter, port = start_exporter("healthy")
+    server_port = free_port()
+    config = tmp_path / "scalepilot.yaml"
+    config.write_text(
+        f"server: {{address: '127.0.0.1:{server_port}'}}\n"
+        "storage: {data_dir: data, flush_interval: 500ms}\n"
+        "scrape: {interval: 200ms, timeout: 200ms}\nhost_stats: {enabled: false}\n"
+        f"services:\n  - name: api\n    scrape: {{endpoints: [{{url: 'http://127.0.0.1:{port}/metrics'}}]}}\n"
+    )
+    base = f"http://127.0.0.1:{server_port}"
+    try:
+        proc = start([*SCALEPILOT, "run", "-c", str(config)])
+        wait_for(
+            lambda: _status_or_none(base) and get_status(base)["targets"][0]["scrapes"] >= 15,
+            timeout=30,
+            what="15 scrapes",
+        )
+        last_seen = get_status(base)["targets"][0]["last_scrape_ms"]
+        proc.stop(signal.SIGKILL)
+
+        store = SQLiteStore.open(tmp_path / "data", StorageSettings())
+        try:
+            assert store.integrity_check() == []
+            (up,) = store.select([name_matcher("up")], 0, 2**62)
+        finally:
+            store.close()
+        # No scrape in the middle is missing (ticks are 200 ms apart; a slow machine may
+        # skip one), and what the kill cost is at most the issue's bound of 1 s of data
+        # (flush interval 500 ms + the scrape in flight) before the last scrape /status
+        # reported, which itself happened before the kill.
+        assert np.all(np.diff(up.timestamps) <= 600)
+        assert last_seen - int(up.timestamps[-1]) <= 1000
+
+        again = start([*SCALEPILOT, "run", "-c", str(config)])
+        try:
+            wait_for(lambda: _status_or_none(base) and get_status(base)["ready"], timeout=30, what="a clean restart")
+        finally:
+            assert again.stop(signal.SIGTERM) == 0
+    finally:
+        exporter.stop(signal.SIGKILL)
+
+
+def _status_or_none(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/status", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False

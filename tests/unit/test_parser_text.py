@@ -15,6 +15,7 @@ rejected with a reason; invalid UTF-8 reported at its line; every error names it
 
 from __future__ import annotations
 
+import gc
 import math
 from pathlib import Path
 
@@ -570,3 +571,18 @@ def test_node_exporter_style_page() -> None:
     assert by_name["node_cpu_seconds_total"].type == "counter"
     assert by_name["http_request_duration_seconds"].type == "histogram"
     assert by_name["process_start_time_seconds"].samples[0].value == 1.71234567891e9
+
+
+def test_garbage_collector_is_restored_after_a_parse() -> None:
+    assert gc.isenabled()
+    parse("a 1\n", ExpositionFormat.TEXT)
+    assert gc.isenabled()
+    with pytest.raises(ParseError):
+        parse("a b c d\n", ExpositionFormat.TEXT)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        parse("a 1\n", ExpositionFormat.TEXT)
+        assert not gc.isenabled()  # the application's choice is kept
+    finally:
+        gc.enable()

@@ -1,0 +1,98 @@
+"""The command line, run as a real process.
+
+Covers: `check` exits 0 with a summary for a valid file and 1 with every
+file:line:column error for a broken one; `schema` prints a JSON Schema; `check-metrics`
+on a file, standard input and a URL (format from the extension, a trailing # EOF, or the
+Content-Type), valid and invalid, with promtool-style exit codes; `series` rejects a bad
+selector clearly; every command's --help shows examples.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support import start_exporter
+
+SCALEPILOT = [sys.executable, "-m", "scalepilot"]
+COMMANDS = ["run", "check", "schema", "check-metrics", "targets", "series", "events", "version"]
+
+
+def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200"}  # rich wraps help and tables at the terminal width
+    return subprocess.run(
+        [*SCALEPILOT, *args], check=False, input=stdin, capture_output=True, text=True, timeout=60, env=env
+    )
+
+
+def test_check_valid_and_broken(tmp_path: Path) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text("services:\n  - name: api\n    scrape: {endpoints: [{url: 'http://127.0.0.1:9/metrics'}]}\n")
+    res = cli("check", "-c", str(good))
+    assert res.returncode == 0, res.stderr
+    assert "valid (1 services, 1 scrape endpoints, 0 probes)" in res.stdout
+
+    bad = tmp_path / "scalepilot.yaml"
+    bad.write_text("scrape:\n  interval: 0s\nservices:\n  - name: api\n    scrapes: {}\n")
+    res = cli("check", "-c", str(bad))
+    assert res.returncode == 1
+    lines = res.stderr.strip().splitlines()
+    assert lines[0] == f"{bad}:2:13 scrape.interval: must be greater than 0s"
+    assert lines[1].startswith(f"{bad}:5:5 services[0].scrapes: unknown key; did you mean 'scrape'?")
+
+
+def test_schema_is_json_schema() -> None:
+    res = cli("schema")
+    assert res.returncode == 0
+    schema = json.loads(res.stdout)
+    assert schema["$schema"].startswith("https://json-schema.org/")
+    assert set(schema["properties"]) >= {"server", "storage", "scrape", "services"}
+
+
+def test_check_metrics_file_and_stdin(tmp_path: Path) -> None:
+    page = tmp_path / "page.prom"
+    page.write_text('# TYPE a counter\na 1\n# TYPE b gauge\nb{x="1"} 2\nb{x="2"} 3\n')
+    res = cli("check-metrics", str(page))
+    assert res.returncode == 0 and res.stdout.strip() == f"{page}: 2 families, 3 series"
+
+    broken = tmp_path / "broken.prom"
+    broken.write_text('a 1\nb{x="1" 2\n')
+    res = cli("check-metrics", str(broken))
+    assert res.returncode == 1 and res.stderr.startswith(f"{broken}: line 2: ")
+
+    om = "# TYPE a counter\na_total 1\n# EOF\n"
+    res = cli("check-metrics", "-", stdin=om)
+    assert res.returncode == 0 and "1 family, 1 series" in res.stdout
+    # The same page as text format: '# EOF' is a comment, a_total an untyped family.
+    res = cli("check-metrics", "-", "--format", "text", stdin=om)
+    assert res.returncode == 0 and "2 families, 1 series" in res.stdout
+    res = cli("check-metrics", "-", "--format", "openmetrics", stdin="a 1\n")
+    assert res.returncode == 1 and "line" in res.stderr and "EOF" in res.stderr
+
+
+def test_check_metrics_url_negotiates_openmetrics() -> None:
+    proc, port = start_exporter("stable")
+    try:
+        res = cli("check-metrics", f"http://127.0.0.1:{port}/metrics")
+    finally:
+        proc.stop(signal.SIGKILL)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip().endswith("4 families, 18 series")
+
+
+def test_series_rejects_bad_selector(tmp_path: Path) -> None:
+    res = cli("series", "rate(x[5m])", "--data-dir", str(tmp_path))
+    assert res.returncode == 1 and "expected a series selector" in res.stderr
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help_with_examples(command: str) -> None:
+    res = cli(command, "--help")
+    assert res.returncode == 0
+    assert "Example" in res.stdout, res.stdout
