@@ -7,7 +7,6 @@ See :mod:`.sqlite` for how a sample travels from ``append`` to a compressed chun
 from scalepilot.adapters.store.errors import (
     StoreClosed,
     StoreCorrupt,
-    StoreError,
     StoreLocked,
     StoreReadOnly,
     StoreUnavailable,
@@ -15,6 +14,7 @@ from scalepilot.adapters.store.errors import (
     UnknownSeries,
 )
 from scalepilot.adapters.store.sqlite import SQLiteStore
+from scalepilot.domain.store import StoreError
 
 __all__ = [
     "SQLiteStore",

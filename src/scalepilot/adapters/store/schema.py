@@ -37,7 +37,8 @@ import os
 import sqlite3
 from pathlib import Path
 
-from scalepilot.adapters.store.errors import StoreError, StoreLocked, StoreVersionError, wrap_sqlite
+from scalepilot.adapters.store.errors import StoreLocked, StoreVersionError, wrap_sqlite
+from scalepilot.domain.store import StoreError
 
 SCHEMA_VERSION = 1
 DB_NAME = "store.db"

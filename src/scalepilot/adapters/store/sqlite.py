@@ -41,7 +41,6 @@ from scalepilot.adapters.store.database import Database, clamp_int64
 from scalepilot.adapters.store.errors import (
     StoreClosed,
     StoreCorrupt,
-    StoreError,
     StoreReadOnly,
     StoreUnavailable,
 )
@@ -72,7 +71,7 @@ from scalepilot.domain.samples import (
     RollupData,
     SeriesData,
 )
-from scalepilot.domain.store import ConfigRevision, StoreStats
+from scalepilot.domain.store import ConfigRevision, StoreError, StoreStats
 
 log = logging.getLogger(__name__)
 
