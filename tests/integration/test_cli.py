@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import start_exporter
+from tests.support import free_port, start, start_exporter
 
 SCALEPILOT = [sys.executable, "-m", "scalepilot"]
 COMMANDS = ["run", "check", "schema", "check-metrics", "targets", "series", "events", "version"]
@@ -96,3 +96,22 @@ def test_every_command_has_help_with_examples(command: str) -> None:
     res = cli(command, "--help")
     assert res.returncode == 0
     assert "Example" in res.stdout, res.stdout
+
+
+def test_second_scalepilot_on_the_same_data_dir_is_refused(tmp_path: Path) -> None:
+    config = tmp_path / "scalepilot.yaml"
+    config.write_text(f"server: {{address: '127.0.0.1:{free_port()}'}}\nhost_stats: {{enabled: false}}\n")
+    first = start([*SCALEPILOT, "run", "-c", str(config)])
+    try:
+        first.wait_line("scalepilot", timeout=30)
+        other = tmp_path / "other.yaml"
+        other.write_text(
+            f"server: {{address: '127.0.0.1:{free_port()}'}}\nstorage: {{data_dir: .scalepilot}}\n"
+            "host_stats: {enabled: false}\n"
+        )
+        res = cli("run", "-c", str(other))
+    finally:
+        assert first.stop(signal.SIGTERM) == 0
+    assert res.returncode == 1
+    assert res.stderr.startswith("error: ") and "Traceback" not in res.stderr
+    assert str(first.pid) in res.stderr

@@ -82,9 +82,7 @@ async def loop_for(tmp_path: Path) -> Iterator:  # type: ignore[type-arg]
         fetcher = Fetcher(ACCEPT_HEADER)
         created.append((store, fetcher))
         (target,) = scrape_targets(cfg)
-        loop = ScrapeLoop(
-            target, fetcher=fetcher, accept=ACCEPT_HEADER, store=store, clock=SystemClock(), metrics=SelfMetrics()
-        )
+        loop = ScrapeLoop(target, fetcher=fetcher, store=store, clock=SystemClock(), metrics=SelfMetrics())
         return loop, store
 
     yield make

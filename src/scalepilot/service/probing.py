@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from scalepilot.adapters.probes import HTTPProber, ProbeResult, probe_tcp
 from scalepilot.config.models import HTTPProbe
@@ -38,7 +38,7 @@ class ProbeState:
     health: str = "unknown"
     last_error: str = ""
     since_ms: int | None = None
-    history: list[ProbeRecord] | None = None
+    history: list[ProbeRecord] = field(default_factory=list)
 
 
 class ProbeLoop:
@@ -46,7 +46,7 @@ class ProbeLoop:
         self, target: ProbeTarget, *, prober: HTTPProber, store: Store, clock: Clock, metrics: SelfMetrics
     ) -> None:
         self.target = target
-        self.state = ProbeState(history=[])
+        self.state = ProbeState()
         self._prober = prober
         self._store = store
         self._clock = clock
@@ -96,10 +96,8 @@ class ProbeLoop:
         self._store.append(self._ids, ts_ms, [1.0 if result.success else 0.0, result.duration_s])
         self._metrics.samples_ingested.inc(2)
         self._metrics.probes.labels(t.service, t.spec.name, "success" if result.success else "failure").inc()
-        history = s.history if s.history is not None else []
-        history.append(ProbeRecord(ts_ms, result.success, result.duration_s, result.error, result.status))
-        del history[:-HISTORY]
-        s.history = history
+        s.history.append(ProbeRecord(ts_ms, result.success, result.duration_s, result.error, result.status))
+        del s.history[:-HISTORY]
         health = "up" if result.success else "down"
         changed = health != s.health
         before = s.health

@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import Coroutine
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +92,6 @@ class Runtime:
             ScrapeLoop(
                 t,
                 fetcher=self._fetcher,
-                accept=ACCEPT_HEADER,
                 store=store,
                 clock=self.clock,
                 metrics=self.metrics,
@@ -221,7 +221,7 @@ class Runtime:
                     "health": st.health,
                     "last_error": st.last_error,
                     "since": _iso(st.since_ms),
-                    "history": [asdict(r) for r in (st.history or [])],
+                    "history": [asdict(r) for r in st.history],
                 }
             )
         store_stats = asdict(self._store.stats()) if self._store is not None else None
@@ -240,6 +240,4 @@ class Runtime:
 def _iso(ms: int | None) -> str | None:
     if ms is None:
         return None
-    from datetime import UTC, datetime
-
     return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

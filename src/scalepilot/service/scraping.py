@@ -84,7 +84,6 @@ class ScrapeLoop:
         target: ScrapeTarget,
         *,
         fetcher: Fetcher,
-        accept: str,
         store: Store,
         clock: Clock,
         metrics: SelfMetrics,
@@ -93,7 +92,6 @@ class ScrapeLoop:
         self.target = target
         self.state = TargetState()
         self._fetcher = fetcher
-        self._accept = accept
         self._store = store
         self._clock = clock
         self._metrics = metrics

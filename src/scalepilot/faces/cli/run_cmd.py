@@ -15,6 +15,7 @@ import uvicorn
 
 from scalepilot import __version__
 from scalepilot.config.loader import LoadedConfig
+from scalepilot.domain.store import StoreError
 from scalepilot.faces.api.app import create_app
 from scalepilot.faces.cli.common import DEFAULT_CONFIG, console, err_console, load_or_exit
 from scalepilot.service.runtime import Runtime
@@ -51,7 +52,15 @@ async def serve(loaded: LoadedConfig, *, announce: bool = True) -> int:
         err_console.print(f"error: {exc}", highlight=False, markup=False)
         return 1
     runtime = Runtime(loaded)
-    await runtime.start()
+    try:
+        await runtime.start()
+    except StoreError as exc:
+        # A second scalepilot on the same data directory, a store from a newer version,
+        # a disk that cannot be written: say so and exit, no traceback.
+        err_console.print(f"error: {exc}", highlight=False, markup=False)
+        await runtime.stop()
+        sock.close()
+        return 1
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, runtime.request_stop)
