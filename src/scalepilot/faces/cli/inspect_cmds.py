@@ -162,8 +162,10 @@ def events(
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Data directory (overrides -c)."),
     output: Output = typer.Option(Output.table, "-o", "--output", help="table or json."),
 ) -> None:
-    """List recorded events, newest first: targets and probes going down and up (with the
-    error), starts and stops, config revisions.
+    """List recorded events, newest first.
+
+    Targets and probes going down (with the error) and up again, and scalepilot's
+    starts (with the config revision) and stops.
 
     [b]Examples[/b]
 
