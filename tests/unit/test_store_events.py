@@ -1,16 +1,19 @@
-"""Events and config revisions in the SQLite store.
+"""Events, config revisions and state documents in the SQLite store.
 
 Covers:
 - add_event returns increasing ids; details round-trip as JSON;
 - events() is newest first, and filters by since_ms, kinds, service and limit;
 - events are visible to a read-only opener at once (no flush needed);
 - config revisions: the same text again returns the existing revision, a changed text
-  adds one (also when changing back), newest first, limited.
+  adds one (also when changing back), newest first, limited;
+- state documents: put, overwrite, delete, read back after reopening; a version-1
+  store is upgraded in place.
 """
 
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -79,3 +82,31 @@ def test_config_revisions(store: SQLiteStore) -> None:
     assert store.config_revisions() == [c, b, a]
     assert store.config_revisions(limit=1) == [c]
     assert (c.timestamp_ms, c.source, c.text) == (T0 + 20, "/etc/a.yaml", "services: []\n")
+
+
+def test_state_documents_survive_reopen_and_upgrade(tmp_path: Path) -> None:
+    settings = StorageSettings()
+    with SQLiteStore.open(tmp_path, settings) as store:
+        assert store.get_state("local/shop") is None
+        store.put_state("local/shop", {"replicas": [{"pid": 12, "port": 8001}]})
+        store.put_state("local/shop", {"replicas": []})
+        store.put_state("other", {"x": 1})
+        store.delete_state("other")
+    with SQLiteStore.open(tmp_path, settings, read_only=True) as reader:
+        assert reader.get_state("local/shop") == {"replicas": []}
+        assert reader.get_state("other") is None
+
+
+def test_a_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
+    with SQLiteStore.open(tmp_path, StorageSettings()):
+        pass
+    conn = sqlite3.connect(tmp_path / "store.db")
+    try:
+        conn.execute("DROP TABLE state")
+        conn.execute("PRAGMA user_version = 1")
+        conn.commit()
+    finally:
+        conn.close()
+    with SQLiteStore.open(tmp_path, StorageSettings()) as store:
+        store.put_state("k", {"v": 1})
+        assert store.get_state("k") == {"v": 1}

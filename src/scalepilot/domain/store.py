@@ -116,6 +116,15 @@ class Store(Protocol):
 
     def config_revisions(self, limit: int = 20) -> list[ConfigRevision]: ...
 
+    # --- small durable state ------------------------------------------------------------
+    def put_state(self, key: str, value: dict[str, Any]) -> None:
+        """Keep a JSON document under ``key`` across restarts; durable on return."""
+        ...
+
+    def get_state(self, key: str) -> dict[str, Any] | None: ...
+
+    def delete_state(self, key: str) -> None: ...
+
     # --- housekeeping ------------------------------------------------------------------
     def maintain(self, now_ms: int) -> dict[str, Any]:
         """One round of background work: compact the head into chunks, build rollups,

@@ -89,3 +89,23 @@ def query_config_revisions(conn: sqlite3.Connection, limit: int) -> list[ConfigR
         (max(0, limit),),
     ).fetchall()
     return [ConfigRevision(*r) for r in rows]
+
+
+def put_state(conn: sqlite3.Connection, key: str, value: dict[str, Any], timestamp_ms: int) -> None:
+    conn.execute(
+        "INSERT INTO state (key, updated_ms, value) VALUES (?, ?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET updated_ms = excluded.updated_ms, value = excluded.value",
+        (key, timestamp_ms, json.dumps(value, separators=(",", ":"), sort_keys=True)),
+    )
+
+
+def get_state(conn: sqlite3.Connection, key: str) -> dict[str, Any] | None:
+    row = conn.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+    if row is None:
+        return None
+    value: dict[str, Any] = json.loads(row[0])
+    return value
+
+
+def delete_state(conn: sqlite3.Connection, key: str) -> None:
+    conn.execute("DELETE FROM state WHERE key = ?", (key,))

@@ -21,6 +21,9 @@ Tables:
 ``rollups``       per-series, per-resolution buckets (min/max/sum/count/last) of blocks
                   whose raw samples have passed raw retention.
 ``events``, ``config_revisions``, ``meta`` (schema version, maintenance watermarks).
+``state``         small JSON documents by key that other parts of scalepilot keep across
+                  restarts (the replicas a local target started, paused autoscalers...).
+                  Written at once, in their own transaction, like events.
 
 WAL mode lets the CLI read while the server writes; ``synchronous=FULL`` makes each flush
 an fsync'ed commit, which is what "durable after the next flush" promises (one fsync a
@@ -40,7 +43,7 @@ from pathlib import Path
 from scalepilot.adapters.store.errors import StoreLocked, StoreVersionError, wrap_sqlite
 from scalepilot.domain.store import StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DB_NAME = "store.db"
 LOCK_NAME = "store.lock"
 
@@ -107,6 +110,18 @@ CREATE TABLE config_revisions (
 );
 CREATE INDEX config_revisions_by_sha ON config_revisions (sha256);
 """
+
+# Each entry upgrades a database from the version before it; run in order, each in the
+# transaction that also bumps user_version, so an upgrade is all or nothing.
+_MIGRATIONS: dict[int, str] = {
+    2: """
+CREATE TABLE state (
+    key        TEXT PRIMARY KEY,
+    updated_ms INTEGER NOT NULL,
+    value      TEXT NOT NULL
+) WITHOUT ROWID;
+""",
+}
 
 
 class DataDirLock:
@@ -200,9 +215,9 @@ def ensure_schema(conn: sqlite3.Connection, db_path: Path) -> None:
             # Another writer cannot exist (we hold the lock), but re-check inside the
             # transaction anyway: it is free and makes creation idempotent.
             if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
-                for statement in _DDL.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
+                _run_script(conn, _DDL)
+                for step in sorted(_MIGRATIONS):
+                    _run_script(conn, _MIGRATIONS[step])
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
@@ -211,6 +226,22 @@ def ensure_schema(conn: sqlite3.Connection, db_path: Path) -> None:
             raise wrap_sqlite(exc, f"creating the schema in {db_path}") from exc
         return
     check_version(version, db_path)
+    for step in range(version + 1, SCHEMA_VERSION + 1):
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            _run_script(conn, _MIGRATIONS[step])
+            conn.execute(f"PRAGMA user_version = {step}")
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise wrap_sqlite(exc, f"upgrading {db_path} to schema version {step}") from exc
+
+
+def _run_script(conn: sqlite3.Connection, script: str) -> None:
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
 
 
 def check_version(version: int, db_path: Path) -> None:

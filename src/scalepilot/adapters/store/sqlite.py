@@ -545,6 +545,22 @@ class SQLiteStore:
         with self._db.write_lock, self._db.writing("recording a config revision") as conn:
             return records.insert_config_revision(conn, text, source, timestamp_ms)
 
+    def put_state(self, key: str, value: dict[str, Any]) -> None:
+        """Keep a small JSON document under ``key``, durable at once."""
+        self._check_writable()
+        now_ms = round(self._clock() * 1000)
+        with self._db.write_lock, self._db.writing("saving state") as conn:
+            records.put_state(conn, key, value, now_ms)
+
+    def get_state(self, key: str) -> dict[str, Any] | None:
+        with self._reading("reading state") as conn:
+            return records.get_state(conn, key)
+
+    def delete_state(self, key: str) -> None:
+        self._check_writable()
+        with self._db.write_lock, self._db.writing("deleting state") as conn:
+            records.delete_state(conn, key)
+
     def config_revisions(self, limit: int = 20) -> list[ConfigRevision]:
         """Newest first."""
         with self._reading("reading config revisions") as conn:
