@@ -1,0 +1,1 @@
+"""A built-in HTTP load balancer for local services."""

@@ -1,0 +1,1 @@
+"""Scale targets: local child processes, a user command."""

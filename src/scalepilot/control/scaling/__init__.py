@@ -1,0 +1,1 @@
+"""The autoscaling engine: pure, the clock is an argument."""
