@@ -12,19 +12,20 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+import promql_parser
+from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from scalepilot.config.balancer import BalancerSettings
+from scalepilot.config.base import Model
 from scalepilot.config.durations import ByteSize, PositiveDuration
+from scalepilot.config.scaling import AutoscalingSettings, SeriesMetric
+from scalepilot.config.targets import LocalTargetSettings, TargetSettings
 
 _LABEL_NAME_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _SERVICE_NAME_RE = re.compile(r"[a-z0-9]([-a-z0-9_]*[a-z0-9])?")
 # Labels scalepilot attaches itself; letting users set them would make series ambiguous.
 RESERVED_LABELS = frozenset({"job", "instance", "service", "__name__"})
-
-
-class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
 
 def _check_labels(labels: dict[str, str]) -> dict[str, str]:
@@ -258,6 +259,19 @@ class Service(Model):
     scrape: ServiceScrape = Field(default_factory=ServiceScrape)
     probes: list[Probe] = Field(default_factory=list)
     processes: list[ProcessWatch] = Field(default_factory=list)
+    target: TargetSettings | None = Field(
+        None,
+        description="What runs the service's replicas: local child processes behind a built-in balancer, "
+        "or a command that scales it elsewhere. Unset: scalepilot only watches the service.",
+    )
+    balancer: BalancerSettings | None = Field(
+        None,
+        description="The built-in load balancer in front of a local target's replicas. Unset with a local "
+        "target: one on a free loopback port (see /status for its address).",
+    )
+    autoscaling: AutoscalingSettings | None = Field(
+        None, description="Scale the target automatically. Unset: replicas change only when asked."
+    )
 
     @field_validator("name")
     @classmethod
@@ -267,6 +281,42 @@ class Service(Model):
         return v
 
     _l = field_validator("labels")(classmethod(lambda cls, v: _check_labels(v)))
+
+    @model_validator(mode="after")
+    def _scaling_needs_a_target(self) -> Service:
+        if self.autoscaling is not None and self.target is None:
+            raise PydanticCustomError("target", "autoscaling needs a target: what should it scale?")
+        if self.balancer is not None and not isinstance(self.target, LocalTargetSettings):
+            raise PydanticCustomError("balancer", "a balancer needs a local target (its replicas are the backends)")
+        if self.autoscaling is not None:
+            for metric in self.autoscaling.metrics:
+                if (
+                    metric.type == "memory"
+                    and isinstance(self.target, LocalTargetSettings)
+                    and not self.target.resources.memory
+                ):
+                    raise PydanticCustomError(
+                        "metric", "a memory metric is a % of the memory limit: set target.resources.memory"
+                    )
+                if isinstance(metric, SeriesMetric) and not isinstance(
+                    promql_parser.parse(metric.query), promql_parser.VectorSelector
+                ):
+                    raise PydanticCustomError(
+                        "metric",
+                        "series metric '{n}': only a series selector such as queue_length{{queue=\"orders\"}} "
+                        "is supported so far, not an expression",
+                        {"n": metric.metric_name},
+                    )
+        if self.autoscaling is not None and not isinstance(self.target, LocalTargetSettings):
+            for metric in self.autoscaling.metrics:
+                if metric.type in ("cpu", "memory", "rps", "in_flight", "latency"):
+                    raise PydanticCustomError(
+                        "metric",
+                        "metric type '{t}' is measured by scalepilot's own balancer and process stats, which "
+                        "only a local target has; use a series metric with your own query",
+                        {"t": metric.type},
+                    )
+        return self
 
     @field_validator("probes")
     @classmethod

@@ -30,6 +30,7 @@ from scalepilot.config.loader import LoadedConfig
 from scalepilot.domain.clock import Clock, SystemClock, to_ms
 from scalepilot.domain.events import Event, EventKind
 from scalepilot.domain.store import Store
+from scalepilot.service.controller import ServiceController
 from scalepilot.service.loops import run_loop
 from scalepilot.service.probing import ProbeLoop
 from scalepilot.service.scraping import ScrapeLoop
@@ -56,6 +57,7 @@ class Runtime:
         self.scrape_loops: list[ScrapeLoop] = []
         self.probe_loops: list[ProbeLoop] = []
         self.stats_loop: StatsLoop | None = None
+        self.controllers: dict[str, ServiceController] = {}
 
     # --- lifecycle ------------------------------------------------------------------
     @property
@@ -86,8 +88,8 @@ class Runtime:
 
         targets = scrape_targets(cfg)
         self._first_round_pending = len(targets)
-        self.metrics.targets.set(len(targets))
-        self.metrics.targets_up.set_function(lambda: sum(lp.state.health == "up" for lp in self.scrape_loops))
+        self.metrics.targets.set_function(lambda: len(self.all_scrape_loops()))
+        self.metrics.targets_up.set_function(lambda: sum(lp.state.health == "up" for lp in self.all_scrape_loops()))
         self.scrape_loops = [
             ScrapeLoop(
                 t,
@@ -103,8 +105,25 @@ class Runtime:
             ProbeLoop(p, prober=self._prober, store=store, clock=self.clock, metrics=self.metrics)
             for p in probe_targets(cfg)
         ]
+        self.controllers = {
+            svc.name: ServiceController(
+                svc,
+                cfg,
+                store=store,
+                clock=self.clock,
+                metrics=self.metrics,
+                fetcher=self._fetcher,
+                prober=self._prober,
+                base_dir=self.loaded.base_dir,
+                data_dir=self.data_dir,
+            )
+            for svc in cfg.services
+            if svc.target is not None
+        }
+        for controller in self.controllers.values():
+            await controller.start()
         processes = watched_processes(cfg, self.loaded.base_dir)
-        if cfg.host_stats.enabled or processes:
+        if cfg.host_stats.enabled or processes or self.controllers:
             self.stats_loop = StatsLoop(
                 interval_s=cfg.host_stats.interval,
                 host=cfg.host_stats.enabled,
@@ -112,6 +131,7 @@ class Runtime:
                 store=store,
                 clock=self.clock,
                 metrics=self.metrics,
+                extra_processes=lambda: [p for c in self.controllers.values() for p in c.processes()],
             )
         self.started_at = self.clock.now()
         for loop in self.scrape_loops:
@@ -151,6 +171,8 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        for controller in self.controllers.values():
+            await controller.stop()
         await self._fetcher.aclose()
         await self._prober.aclose()
         if self._store is not None:
@@ -166,6 +188,10 @@ class Runtime:
 
     def crashed_loops(self) -> list[str]:
         return [t.get_name() for t in self._tasks if t.done() and not t.cancelled() and t.exception()]
+
+    def all_scrape_loops(self) -> list[ScrapeLoop]:
+        """Configured endpoints and the scrapes of local replicas, which come and go."""
+        return [*self.scrape_loops, *(lp for c in self.controllers.values() for lp in c.scrape_loops())]
 
     # --- periodic housekeeping -----------------------------------------------------
     async def _flush(self, scheduled: float) -> None:
@@ -190,7 +216,7 @@ class Runtime:
     def status(self) -> dict[str, Any]:
         now = self.clock.now()
         targets = []
-        for loop in self.scrape_loops:
+        for loop in self.all_scrape_loops():
             t, s = loop.target, loop.state
             targets.append(
                 {
@@ -233,6 +259,7 @@ class Runtime:
             "config": {"path": str(self.loaded.path), "data_dir": str(self.data_dir)},
             "targets": targets,
             "probes": probes,
+            "services": [c.describe() for c in self.controllers.values()],
             "store": store_stats,
         }
 

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-import httpx
+from scalepilot.adapters.loadgen.client import Client, HTTPError
 
 Profile = Callable[[float], float]
 """Requests per second wanted at t seconds after the start."""
@@ -88,6 +88,7 @@ class LoadGenerator:
         self.in_flight = 0
         self._random = random.Random(seed)
         self._started: float | None = None
+        self._path = "/"
 
     def _bucket(self, at: float) -> LoadSecond:
         assert self._started is not None
@@ -107,8 +108,10 @@ class LoadGenerator:
 
     async def run(self, stop: asyncio.Event | None = None) -> list[LoadSecond]:
         stop = stop or asyncio.Event()
-        limits = httpx.Limits(max_connections=self.max_in_flight, max_keepalive_connections=self.max_in_flight)
-        async with httpx.AsyncClient(limits=limits, timeout=self.timeout_s) as client:
+        parts = urlsplit(self.url)
+        self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        client = Client(parts.hostname or "127.0.0.1", parts.port or 80, timeout_s=self.timeout_s)
+        try:
             self._started = time.monotonic()
             pending: set[asyncio.Task[None]] = set()
             next_at = self._started
@@ -140,16 +143,17 @@ class LoadGenerator:
                 await asyncio.wait(pending, timeout=self.timeout_s)
             for task in pending:
                 task.cancel()
+        finally:
+            await client.aclose()
         return self.seconds
 
-    async def _one(self, client: httpx.AsyncClient) -> None:
+    async def _one(self, client: Client) -> None:
         self.in_flight += 1
         started = time.monotonic()
         ok = False
         try:
-            response = await client.get(self.url)
-            ok = response.status_code < 400
-        except httpx.HTTPError:
+            ok = await client.get(self._path) < 400
+        except (HTTPError, OSError, TimeoutError, ValueError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             ok = False
         finally:
             self.in_flight -= 1

@@ -18,6 +18,7 @@ from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPEN
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
 from scalepilot import __version__
+from scalepilot.faces.api.services import services_router
 from scalepilot.service.runtime import Runtime
 
 
@@ -55,4 +56,5 @@ def create_app(runtime: Runtime) -> FastAPI:
         body: dict[str, Any] = runtime.status()
         return JSONResponse(body)
 
+    app.include_router(services_router(runtime))
     return app

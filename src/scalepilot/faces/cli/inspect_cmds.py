@@ -22,7 +22,7 @@ from scalepilot.domain.labels import format_labels
 from scalepilot.faces.cli.common import DEFAULT_CONFIG, Output, ago, console, err_console, load_or_exit
 
 
-def _server_url(config: Path, url: str | None) -> str:
+def server_url(config: Path, url: str | None) -> str:
     if url:
         return url.rstrip("/")
     if config.exists():
@@ -45,7 +45,7 @@ def targets(
 
       scalepilot targets --url http://127.0.0.1:8420 -o json
     """
-    base = _server_url(config, url)
+    base = server_url(config, url)
     try:
         resp = httpx.get(f"{base}/status", timeout=5)
         resp.raise_for_status()
@@ -104,7 +104,7 @@ def series(
     except SelectorError as exc:
         err_console.print(f"error: {exc}", highlight=False, markup=False)
         raise typer.Exit(1) from None
-    store = _open_store(config, data_dir)
+    store = open_store(config, data_dir)
     try:
         latest = store.latest(matchers)
     finally:
@@ -140,7 +140,7 @@ def series(
         console.print("no matching series", style="yellow")
 
 
-def _open_store(config: Path, data_dir: Path | None) -> SQLiteStore:
+def open_store(config: Path, data_dir: Path | None) -> SQLiteStore:
     if data_dir is None:
         loaded = load_or_exit(config) if config.exists() else None
         data_dir = loaded.data_dir() if loaded else Path(".scalepilot")
@@ -180,7 +180,7 @@ def events(
     except ValueError as exc:
         err_console.print(f"error: --since: {exc}", highlight=False, markup=False)
         raise typer.Exit(1) from None
-    store = _open_store(config, data_dir)
+    store = open_store(config, data_dir)
     try:
         rows = store.events(
             since_ms=int((time.time() - window) * 1000), kinds=kind or None, service=service, limit=limit

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from scalepilot import __version__
-from scalepilot.faces.cli import config_cmds, inspect_cmds, metrics_cmds, run_cmd
+from scalepilot.faces.cli import config_cmds, demo_cmd, inspect_cmds, metrics_cmds, run_cmd, scale_cmds
 
 app = typer.Typer(
     name="scalepilot",
@@ -17,6 +17,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+app.command("demo")(demo_cmd.demo)
 app.command("run")(run_cmd.run)
 app.command("check")(config_cmds.check)
 app.command("schema")(config_cmds.schema)
@@ -24,6 +25,10 @@ app.command("check-metrics")(metrics_cmds.check_metrics_cmd)
 app.command("targets")(inspect_cmds.targets)
 app.command("series")(inspect_cmds.series)
 app.command("events")(inspect_cmds.events)
+app.command("scale")(scale_cmds.scale)
+app.command("pause")(scale_cmds.pause)
+app.command("resume")(scale_cmds.resume)
+app.command("explain")(scale_cmds.explain)
 
 
 @app.command()

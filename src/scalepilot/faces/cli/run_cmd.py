@@ -7,15 +7,16 @@ import contextlib
 import logging
 import signal
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
+from typing import Any
 
 import typer
 import uvicorn
 
 from scalepilot import __version__
 from scalepilot.config.loader import LoadedConfig
-from scalepilot.domain.store import StoreError
+from scalepilot.domain.errors import ScalepilotError
 from scalepilot.faces.api.app import create_app
 from scalepilot.faces.cli.common import DEFAULT_CONFIG, console, err_console, load_or_exit
 from scalepilot.service.runtime import Runtime
@@ -44,7 +45,13 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def serve(loaded: LoadedConfig, *, announce: bool = True) -> int:
+async def serve(
+    loaded: LoadedConfig,
+    *,
+    announce: bool = True,
+    during: Callable[[Runtime], Coroutine[Any, Any, None]] | None = None,
+) -> int:
+    """Run until SIGTERM/SIGINT, or until ``during`` (e.g. the demo's load) returns."""
     cfg = loaded.config
     try:
         sock = _bind(cfg.server.host, cfg.server.port)
@@ -54,9 +61,9 @@ async def serve(loaded: LoadedConfig, *, announce: bool = True) -> int:
     runtime = Runtime(loaded)
     try:
         await runtime.start()
-    except StoreError as exc:
+    except ScalepilotError as exc:
         # A second scalepilot on the same data directory, a store from a newer version,
-        # a disk that cannot be written: say so and exit, no traceback.
+        # a balancer port in use: say so and exit, no traceback.
         err_console.print(f"error: {exc}", highlight=False, markup=False)
         await runtime.stop()
         sock.close()
@@ -81,9 +88,17 @@ async def serve(loaded: LoadedConfig, *, announce: bool = True) -> int:
             f"data in {runtime.data_dir}  — Ctrl-C to stop",
             highlight=False,
         )
+    body: asyncio.Task[None] | None = None
+    if during is not None:
+        body = asyncio.create_task(during(runtime), name="during")
+        body.add_done_callback(lambda _: runtime.request_stop())
     try:
         await runtime.wait_stopped()
     finally:
+        if body is not None and not body.done():
+            body.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await body
         server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):
             await server_task
@@ -92,6 +107,8 @@ async def serve(loaded: LoadedConfig, *, announce: bool = True) -> int:
         sock.close()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+    if body is not None and not body.cancelled() and body.exception() is not None:
+        raise body.exception()  # type: ignore[misc]
     if crashed:
         err_console.print(f"error: loops crashed: {', '.join(crashed)} (see the log above)")
         return 2

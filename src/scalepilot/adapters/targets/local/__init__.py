@@ -1,0 +1,1 @@
+"""The local target: replicas as child processes (see :mod:`.target`)."""

@@ -1,0 +1,100 @@
+"""``/api/v1/services``: replicas, decisions, manual scaling, pause and resume.
+
+Writes are events naming who made them (``actor``); authentication and roles come with
+API tokens, until then the server only listens on loopback by default.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel, Field
+
+from scalepilot.config.durations import parse_duration
+from scalepilot.domain.targets import TargetError
+from scalepilot.service.controller import ControllerError, ScalingEventKind, ServiceController
+from scalepilot.service.runtime import Runtime
+
+
+class ScaleRequest(BaseModel):
+    replicas: int = Field(ge=0, le=10_000, description="The replica count to run now.")
+    reason: str = Field(min_length=1, max_length=500, description="Why; recorded in the event.")
+    actor: str = Field("api", max_length=100, description="Who asks; recorded in the event.")
+
+
+class PauseRequest(BaseModel):
+    duration: str | None = Field(None, description="How long, e.g. 30m; omit to pause until resumed.")
+    reason: str = Field(min_length=1, max_length=500)
+    actor: str = Field("api", max_length=100)
+
+
+class ResumeRequest(BaseModel):
+    actor: str = Field("api", max_length=100)
+
+
+def services_router(runtime: Runtime) -> APIRouter:
+    router = APIRouter(prefix="/api/v1/services", tags=["services"])
+
+    def controller(name: str) -> ServiceController:
+        found = runtime.controllers.get(name)
+        if found is None:
+            known = {s.name for s in runtime.config.services}
+            if name in known:
+                raise HTTPException(409, f"service {name!r} has no target: scalepilot only watches it")
+            raise HTTPException(404, f"no service named {name!r}")
+        return found
+
+    @router.get("")
+    async def list_services() -> list[dict[str, Any]]:
+        """Every service with a target: replicas desired / current / ready, and its
+        autoscaler's latest evaluation."""
+        return [c.describe() for c in runtime.controllers.values()]
+
+    @router.get("/{name}")
+    async def get_service(name: str) -> dict[str, Any]:
+        return controller(name).describe()
+
+    @router.get("/{name}/decisions")
+    async def decisions(name: str, limit: int = Query(20, ge=1, le=1000)) -> list[dict[str, Any]]:
+        """The autoscaler's recorded decisions, newest first: each with its metrics,
+        proposal, limits and reason."""
+        controller(name)
+        events = runtime.store.events(kinds=[ScalingEventKind.DECISION], service=name, limit=limit)
+        return [e.details for e in events]
+
+    @router.post("/{name}/scale")
+    async def scale(name: str, body: ScaleRequest) -> dict[str, Any]:
+        """Scale now, by hand. Pauses the autoscaler for ``autoscaling.manual_pause``."""
+        c = controller(name)
+        try:
+            await c.scale(body.replicas, reason=body.reason, actor=body.actor)
+        except ControllerError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        except TargetError as exc:
+            raise HTTPException(503 if exc.transient else 502, f"the target refused: {exc}") from exc
+        return c.describe()
+
+    @router.post("/{name}/pause")
+    async def pause(name: str, body: PauseRequest) -> dict[str, Any]:
+        c = controller(name)
+        if c.policy is None:
+            raise HTTPException(409, f"service {name!r} has no autoscaling to pause")
+        seconds = None
+        if body.duration is not None:
+            try:
+                seconds = parse_duration(body.duration)
+            except ValueError as exc:
+                raise HTTPException(422, str(exc)) from exc
+        c.pause(seconds=seconds, reason=body.reason, actor=body.actor)
+        return c.describe()
+
+    @router.post("/{name}/resume")
+    async def resume(name: str, body: ResumeRequest) -> dict[str, Any]:
+        c = controller(name)
+        if c.policy is None:
+            raise HTTPException(409, f"service {name!r} has no autoscaling to resume")
+        c.resume(actor=body.actor)
+        return c.describe()
+
+    return router

@@ -1,0 +1,169 @@
+"""``scalepilot scale``, ``pause``, ``resume`` (ask a running scalepilot) and ``explain``
+(read the decisions from the data directory)."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import typer
+from rich.table import Table
+
+from scalepilot.domain.scaling import Decision
+from scalepilot.faces.cli.common import DEFAULT_CONFIG, Output, ago, console, err_console
+from scalepilot.faces.cli.inspect_cmds import open_store, server_url
+from scalepilot.service.controller import ScalingEventKind
+
+
+def _post(base: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    try:
+        resp = httpx.post(f"{base}{path}", json=body, timeout=30)
+    except httpx.HTTPError as exc:
+        err_console.print(f"cannot reach scalepilot at {base}: {exc}", highlight=False, markup=False)
+        raise typer.Exit(1) from None
+    if resp.status_code >= 400:
+        try:
+            detail = resp.json().get("detail", resp.text)
+        except ValueError:
+            detail = resp.text
+        err_console.print(f"error: {detail}", highlight=False, markup=False)
+        raise typer.Exit(1)
+    result: dict[str, Any] = resp.json()
+    return result
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _summary(svc: dict[str, Any]) -> str:
+    r = svc["replicas"] or {}
+    text = f"{svc['name']}: {r.get('desired')} desired, {r.get('ready')} ready"
+    auto = svc.get("autoscaling")
+    if auto and auto["paused"]:
+        until = auto["paused_until"]
+        text += "; autoscaling paused" + (f" for {until - time.time():.0f}s" if until else " until resumed")
+    return text
+
+
+def scale(
+    service: str = typer.Argument(..., help="The service to scale."),
+    replicas: int = typer.Argument(..., help="How many replicas to run."),
+    reason: str = typer.Option(..., "--reason", "-r", help="Why; recorded in the event."),
+    config: Path = typer.Option(DEFAULT_CONFIG, "-c", "--config", help="Config whose server address to ask."),
+    url: str | None = typer.Option(None, help="Base URL of a running scalepilot (overrides -c)."),
+) -> None:
+    """Scale a service by hand, now. The autoscaler pauses for autoscaling.manual_pause.
+
+    [b]Examples[/b]
+
+      scalepilot scale shop 6 --reason "campaign starts at 20:00"
+
+      scalepilot scale shop 2 -r "night" --url http://127.0.0.1:8420
+    """
+    svc = _post(
+        server_url(config, url),
+        f"/api/v1/services/{service}/scale",
+        {"replicas": replicas, "reason": reason, "actor": _actor()},
+    )
+    console.print(_summary(svc), highlight=False)
+
+
+def pause(
+    service: str = typer.Argument(..., help="The service whose autoscaler to pause."),
+    reason: str = typer.Option(..., "--reason", "-r", help="Why; recorded in the event."),
+    duration: str | None = typer.Option(None, "--for", help="How long (30m, 2h); default until resumed."),
+    config: Path = typer.Option(DEFAULT_CONFIG, "-c", "--config", help="Config whose server address to ask."),
+    url: str | None = typer.Option(None, help="Base URL of a running scalepilot (overrides -c)."),
+) -> None:
+    """Pause a service's autoscaler (it keeps evaluating, and says what it would do).
+
+    [b]Examples[/b]
+
+      scalepilot pause shop --for 2h -r "load test"
+
+      scalepilot pause shop -r "investigating"
+    """
+    svc = _post(
+        server_url(config, url),
+        f"/api/v1/services/{service}/pause",
+        {"duration": duration, "reason": reason, "actor": _actor()},
+    )
+    console.print(_summary(svc), highlight=False)
+
+
+def resume(
+    service: str = typer.Argument(..., help="The service whose autoscaler to resume."),
+    config: Path = typer.Option(DEFAULT_CONFIG, "-c", "--config", help="Config whose server address to ask."),
+    url: str | None = typer.Option(None, help="Base URL of a running scalepilot (overrides -c)."),
+) -> None:
+    """Resume a paused autoscaler.
+
+    [b]Example[/b]
+
+      scalepilot resume shop
+    """
+    svc = _post(server_url(config, url), f"/api/v1/services/{service}/resume", {"actor": _actor()})
+    console.print(_summary(svc), highlight=False)
+
+
+def explain(
+    service: str = typer.Argument(..., help="The service whose decisions to show."),
+    last: int = typer.Option(10, "--last", "-n", help="How many decisions, newest first."),
+    config: Path = typer.Option(DEFAULT_CONFIG, "-c", "--config", help="Config naming the data directory."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="Data directory (overrides -c)."),
+    output: Output = typer.Option(Output.table, "-o", "--output", help="table or json."),
+) -> None:
+    """Show the autoscaler's last decisions and why: each metric's value against its
+    target, the proposal, the limits that changed it and the final replica count.
+
+    Reads the data directory, so it works with or without a running scalepilot.
+
+    [b]Examples[/b]
+
+      scalepilot explain shop
+
+      scalepilot explain shop -n 50 -o json
+    """
+    store = open_store(config, data_dir)
+    try:
+        events = store.events(kinds=[ScalingEventKind.DECISION], service=service, limit=last)
+        latest = (store.get_state(f"autoscaler/{service}") or {}).get("last_decision")
+    finally:
+        store.close()
+    decisions = [Decision.from_dict(e.details) for e in events]
+    if latest and (not decisions or latest["time"] > decisions[0].time):
+        decisions.insert(0, Decision.from_dict(latest))
+    if output is Output.json:
+        typer.echo(json.dumps([d.to_dict() for d in decisions], indent=2))
+        return
+    if not decisions:
+        console.print(f"no decisions recorded for {service}", style="yellow")
+        return
+    now = time.time()
+    table = Table(box=None, header_style="bold")
+    for col in ("when", "replicas", "metrics", "reason"):
+        table.add_column(col, overflow="fold")
+    for d in decisions:
+        metrics = ", ".join(_metric(m.name, m.value, m.target, m.unit) for m in d.metrics)
+        change = f"{d.current} → {d.replicas}" if d.change else str(d.replicas)
+        table.add_row(ago(now - d.time), change, metrics, d.reason)
+    console.print(table)
+
+
+def _metric(name: str, value: float | None, target: float, unit: str) -> str:
+    def fmt(v: float) -> str:
+        if unit == "s":
+            return f"{v * 1000:.0f}ms"
+        if unit == "%":
+            return f"{v:.0f}%"
+        return f"{v:.3g}{(' ' + unit) if unit else ''}"
+
+    return f"{name} {'?' if value is None else fmt(value)}/{fmt(target)}"

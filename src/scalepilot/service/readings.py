@@ -1,0 +1,183 @@
+"""Turning stored series into the readings the autoscaling engine compares with targets.
+
+Each metric kind reads what scalepilot itself records about a local service, so
+scaling works even when the app exposes no metrics:
+
+=========  ==============================================================================
+cpu        per replica: ``sum(rate(scalepilot_process_cpu_seconds_total[w]))`` over the
+           replica's processes, as % of its CPU limit (one core when unset)
+memory     per replica: newest ``scalepilot_process_resident_memory_bytes`` as % of its
+           memory limit
+rps        per replica: ``rate(scalepilot_lb_backend_requests_total[w])`` at the balancer
+in_flight  per replica: ``avg_over_time(scalepilot_lb_backend_in_flight[w])``
+latency    service: ``histogram_quantile(q, sum by (le) (rate(
+           scalepilot_lb_request_duration_seconds_bucket[w])))``; 0 when no request came
+series     a selector: the sum of its series' newest values (``value``), or per replica by
+           the ``replica`` label (``average_value``)
+=========  ==============================================================================
+
+A reading that cannot be made (no samples yet, a stale series) is ``None`` for the whole
+metric or absent for one replica; the engine then applies the HPA's missing-metric rules
+(never scale down on missing data).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from scalepilot.config.scaling import (
+    CPUMetric,
+    InFlightMetric,
+    LatencyMetric,
+    MemoryMetric,
+    Metric,
+    RPSMetric,
+    SeriesMetric,
+)
+from scalepilot.control.query.functions import bucket_quantile, extrapolated_rate, window
+from scalepilot.control.query.selector import parse_selector
+from scalepilot.domain.labels import get_label
+from scalepilot.domain.matchers import Matcher, MatchOp, name_matcher
+from scalepilot.domain.samples import SeriesData, stale_mask
+from scalepilot.domain.scaling import MetricReading
+from scalepilot.domain.store import Store
+from scalepilot.domain.targets import Replica
+
+LOOKBACK_MS = 300_000
+"""How far back a gauge's newest sample still counts: Prometheus's lookback delta."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReadContext:
+    service: str
+    replicas: Sequence[Replica]
+    now_ms: int
+    window_ms: int
+    cpu_limit_cores: float | None
+    memory_limit_bytes: int | None
+
+
+def read_metric(store: Store, metric: Metric, ctx: ReadContext) -> MetricReading | None:
+    if isinstance(metric, CPUMetric):
+        return _per_replica(_cpu(store, ctx))
+    if isinstance(metric, MemoryMetric):
+        return _per_replica(_memory(store, ctx))
+    if isinstance(metric, RPSMetric):
+        return _per_replica(_rates(store, "scalepilot_lb_backend_requests_total", ctx))
+    if isinstance(metric, InFlightMetric):
+        return _per_replica(_averages(store, "scalepilot_lb_backend_in_flight", ctx))
+    if isinstance(metric, LatencyMetric):
+        value = _latency(store, metric.quantile, ctx)
+        return None if value is None else MetricReading(value=value)
+    if isinstance(metric, SeriesMetric):
+        return _series(store, metric, ctx)
+    raise TypeError(f"unknown metric kind {metric!r}")
+
+
+def _per_replica(values: Mapping[str, float] | None) -> MetricReading | None:
+    return None if values is None else MetricReading(per_replica=values)
+
+
+def _by_replica(series: list[SeriesData], ctx: ReadContext) -> dict[str, list[SeriesData]]:
+    """Series grouped by the replica id whose index is their ``replica`` label."""
+    ids = {str(r.index): r.id for r in ctx.replicas}
+    out: dict[str, list[SeriesData]] = defaultdict(list)
+    for s in series:
+        rid = ids.get(get_label(s.labels, "replica"))
+        if rid is not None:
+            out[rid].append(s)
+    return out
+
+
+def _select(store: Store, name: str, ctx: ReadContext, lookback_ms: int) -> list[SeriesData]:
+    return store.select(
+        [name_matcher(name), Matcher("service", MatchOp.EQ, ctx.service)], ctx.now_ms - lookback_ms, ctx.now_ms
+    )
+
+
+def _rates(store: Store, name: str, ctx: ReadContext, scale: float = 1.0) -> dict[str, float] | None:
+    series = _select(store, name, ctx, ctx.window_ms)
+    if not series:
+        return None
+    out: dict[str, float] = {}
+    for rid, group in _by_replica(series, ctx).items():
+        rates = [extrapolated_rate(s.timestamps, s.values, ctx.now_ms, ctx.window_ms) for s in group]
+        known = [r for r in rates if r is not None]
+        if known:
+            out[rid] = sum(known) * scale
+    return out
+
+
+def _averages(store: Store, name: str, ctx: ReadContext) -> dict[str, float] | None:
+    series = _select(store, name, ctx, ctx.window_ms)
+    if not series:
+        return None
+    out: dict[str, float] = {}
+    for rid, group in _by_replica(series, ctx).items():
+        values = [window(s.timestamps, s.values, ctx.now_ms, ctx.window_ms)[1] for s in group]
+        joined = [float(v) for vs in values for v in vs]
+        if joined:
+            out[rid] = sum(joined) / len(joined)
+    return out
+
+
+def _cpu(store: Store, ctx: ReadContext) -> dict[str, float] | None:
+    cores = ctx.cpu_limit_cores or 1.0
+    return _rates(store, "scalepilot_process_cpu_seconds_total", ctx, scale=100.0 / cores)
+
+
+def _memory(store: Store, ctx: ReadContext) -> dict[str, float] | None:
+    if not ctx.memory_limit_bytes:
+        return None
+    series = _select(store, "scalepilot_process_resident_memory_bytes", ctx, LOOKBACK_MS)
+    if not series:
+        return None
+    out: dict[str, float] = {}
+    for rid, group in _by_replica(series, ctx).items():
+        newest = _newest(group)
+        if newest is not None:
+            out[rid] = newest * 100.0 / ctx.memory_limit_bytes
+    return out
+
+
+def _newest(group: list[SeriesData]) -> float | None:
+    """The newest non-stale value among a replica's series (its current process)."""
+    best_t, best_v = -1, None
+    for s in group:
+        if len(s.values) and not stale_mask(s.values[-1:])[0] and s.timestamps[-1] > best_t:
+            best_t, best_v = int(s.timestamps[-1]), float(s.values[-1])
+    return best_v
+
+
+def _latency(store: Store, q: float, ctx: ReadContext) -> float | None:
+    series = _select(store, "scalepilot_lb_request_duration_seconds_bucket", ctx, ctx.window_ms)
+    if not series:
+        return None
+    by_le: dict[float, float] = defaultdict(float)
+    for s in series:
+        rate = extrapolated_rate(s.timestamps, s.values, ctx.now_ms, ctx.window_ms)
+        if rate is not None:
+            by_le[float(get_label(s.labels, "le"))] += rate
+    if not by_le:
+        return None
+    value = bucket_quantile(q, list(by_le.items()))
+    # No request in the window: there is no latency to worry about, which the engine
+    # must see as 0 (room to scale down), not as missing data (which would forbid it).
+    return 0.0 if math.isnan(value) else value
+
+
+def _series(store: Store, metric: SeriesMetric, ctx: ReadContext) -> MetricReading | None:
+    matchers = parse_selector(metric.query)
+    series = store.select(matchers, ctx.now_ms - LOOKBACK_MS, ctx.now_ms)
+    if metric.target_type == "value":
+        newest = [v for s in series if (v := _newest([s])) is not None]
+        return MetricReading(value=sum(newest)) if newest else None
+    per: dict[str, float] = {}
+    for rid, group in _by_replica(series, ctx).items():
+        values = [v for s in group if (v := _newest([s])) is not None]
+        if values:
+            per[rid] = sum(values)
+    return MetricReading(per_replica=per) if series else None

@@ -1,0 +1,97 @@
+"""Shared pieces of the target tests: an in-memory state store, a TCP readiness probe,
+an event and state recorder, and polling with a deadline (never a blind sleep)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import psutil
+import pytest
+
+from scalepilot.domain.events import Event
+from scalepilot.domain.targets import Replica, ReplicaState, TargetStatus
+
+T = TypeVar("T")
+CHILD = Path(__file__).with_name("target_child.py")
+HOST = Path(__file__).with_name("target_host.py")
+PYTHON = sys.executable
+
+
+class MemoryStore:
+    """The state part of the store, in a dict."""
+
+    def __init__(self) -> None:
+        self.docs: dict[str, dict[str, Any]] = {}
+
+    def put_state(self, key: str, value: dict[str, Any]) -> None:
+        self.docs[key] = value
+
+    def get_state(self, key: str) -> dict[str, Any] | None:
+        return self.docs.get(key)
+
+
+async def tcp_ready(replica: Replica) -> bool:
+    """Ready when the replica accepts a connection on its port."""
+    assert replica.port is not None
+    try:
+        _, writer = await asyncio.open_connection(replica.host, replica.port)
+    except OSError:
+        return False
+    writer.close()
+    await writer.wait_closed()
+    return True
+
+
+class Recorder:
+    """Collects events and every status ``on_change`` reports, with wall-clock times."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.changes: list[tuple[float, TargetStatus]] = []
+
+    def emit(self, event: Event) -> None:
+        self.events.append(event)
+
+    def on_change(self, status: TargetStatus) -> None:
+        self.changes.append((time.time(), status))
+
+    def kinds(self, kind: str, replica: str | None = None) -> list[Event]:
+        return [e for e in self.events if e.kind == kind and (replica is None or e.details.get("replica") == replica)]
+
+    def states(self, replica_id: str) -> list[ReplicaState]:
+        """The distinct successive states one replica went through."""
+        out: list[ReplicaState] = []
+        for _, status in self.changes:
+            for r in status.replicas:
+                if r.id == replica_id and (not out or out[-1] is not r.state):
+                    out.append(r.state)
+        return out
+
+
+async def eventually(predicate: Callable[[], T | None], *, within: float, what: str, interval: float = 0.02) -> T:
+    """Poll ``predicate`` until it returns something truthy; fail with ``what`` after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    pytest.fail(f"timed out after {within}s waiting for {what} (last: {last!r})")
+
+
+def gone(pid: int) -> bool:
+    """Dead: no such process, or a zombie waiting for a parent that is not us."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def child_command(*extra: str) -> list[str]:
+    return [PYTHON, str(CHILD), "--port", "{port}", *extra]
