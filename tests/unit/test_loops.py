@@ -1,7 +1,8 @@
 """Store failures under a running loop.
 
 Covers: a transient store error skips one tick, is counted per loop and the loop goes
-on; a permanent one ends the loop with the error.
+on; a permanent one ends the loop with the error; a task that dies of a bug is reported
+at once, and stopping cancels the others.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import pytest
 
 from scalepilot.adapters.store import StoreCorrupt, StoreUnavailable
 from scalepilot.domain.clock import VirtualClock
-from scalepilot.service.loops import run_loop
+from scalepilot.service.loops import Tasks, run_loop
 from scalepilot.service.selfmetrics import SelfMetrics
 
 
@@ -53,3 +54,26 @@ async def test_permanent_store_error_ends_the_loop() -> None:
             ),
             timeout=5,
         )
+
+
+async def test_a_crashed_task_is_reported_and_stop_cancels_the_rest() -> None:
+    crashes: list[tuple[str, str]] = []
+    reported = asyncio.Event()
+
+    def on_crash(name: str, exc: BaseException) -> None:
+        crashes.append((name, str(exc)))
+        reported.set()
+
+    tasks = Tasks(on_crash)
+    forever = asyncio.Event()
+
+    async def bug() -> None:
+        raise RuntimeError("a bug")
+
+    tasks.spawn(bug(), "buggy loop")
+    tasks.spawn(forever.wait(), "waiting loop")  # type: ignore[arg-type]
+    await asyncio.wait_for(reported.wait(), timeout=5)
+    assert crashes == [("buggy loop", "a bug")]
+    assert tasks.crashed() == ["buggy loop"]
+    await asyncio.wait_for(tasks.stop(), timeout=5)
+    assert tasks.crashed() == []

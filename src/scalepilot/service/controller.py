@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ from scalepilot.domain.scaling import Decision, MetricReading, Observation, Scal
 from scalepilot.domain.store import Store
 from scalepilot.domain.targets import Replica, ReplicaState, ScaleTarget, TargetError, TargetStatus
 from scalepilot.service.balancing import BalancerRecorder
-from scalepilot.service.loops import run_loop
+from scalepilot.service.loops import Tasks, run_loop
 from scalepilot.service.readings import ReadContext, read_metric
 from scalepilot.service.scraping import ScrapeLoop
 from scalepilot.service.selfmetrics import SelfMetrics
@@ -81,7 +82,9 @@ class ServiceController:
         prober: HTTPProber,
         base_dir: Path,
         data_dir: Path,
+        on_crash: Callable[[str, BaseException], None],
     ) -> None:
+        """``on_crash`` hears of a loop of this service that died of a bug."""
         assert service.target is not None
         self.service = service
         self.name = service.name
@@ -92,7 +95,7 @@ class ServiceController:
         self._fetcher = fetcher
         self._prober = prober
         self._stop = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks = Tasks(on_crash)
         self._scrapes: dict[tuple[str, int], _ReplicaScrape] = {}
         self._act_lock = asyncio.Lock()
         self._backoff_until = 0.0
@@ -169,19 +172,18 @@ class ServiceController:
 
     async def stop(self) -> None:
         self._stop.set()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._tasks.stop()
         for key in list(self._scrapes):
             await self._stop_scrape(key)
         await self.target.stop()
         if self.balancer is not None:
             await self.balancer.stop()
 
-    def _spawn(self, coro: Any, name: str) -> None:
-        self._tasks.append(asyncio.create_task(coro, name=name))
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        self._tasks.spawn(coro, name)
+
+    def crashed(self) -> list[str]:
+        return self._tasks.crashed()
 
     @property
     def _state_key(self) -> str:
@@ -197,7 +199,7 @@ class ServiceController:
             return
         now = self._clock.now()
         if self.paused_until is not None and now >= self.paused_until:
-            self._resume_expired(now)
+            self._resume(now, "autoscaling resumed (pause expired)", "timer")
         status = await self.target.status()
         self.last_status = status
         observation = self._observe(status, now)
@@ -351,33 +353,13 @@ class ServiceController:
         )
 
     def resume(self, *, actor: str) -> None:
-        now = self._clock.now()
-        self.paused_until = None
-        self.pause_reason = ""
-        self._persist()
-        self._emit(
-            Event(
-                to_ms(now),
-                ScalingEventKind.RESUMED,
-                f"{self.name}: autoscaling resumed by {actor}",
-                self.name,
-                {"actor": actor},
-            )
-        )
+        self._resume(self._clock.now(), f"autoscaling resumed by {actor}", actor)
 
-    def _resume_expired(self, now: float) -> None:
+    def _resume(self, now: float, message: str, actor: str) -> None:
         self.paused_until = None
         self.pause_reason = ""
         self._persist()
-        self._emit(
-            Event(
-                to_ms(now),
-                ScalingEventKind.RESUMED,
-                f"{self.name}: autoscaling resumed (pause expired)",
-                self.name,
-                {"actor": "timer"},
-            )
-        )
+        self._emit(Event(to_ms(now), ScalingEventKind.RESUMED, f"{self.name}: {message}", self.name, {"actor": actor}))
 
     # --- replicas, balancer, scrapes ---------------------------------------------------
     def _emit(self, event: Event) -> None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 from scalepilot.domain.clock import Clock
 from scalepilot.domain.store import StoreError
@@ -54,3 +55,37 @@ async def run_loop(
         absorb_transient_store_errors(tick, name, metrics),
         on_lag=metrics.loop_lag.labels(name).observe,
     )
+
+
+class Tasks:
+    """The tasks of one owner (the runtime, a service controller): spawned by name,
+    stopped together, and a task that ends with an exception is reported through
+    ``on_crash`` at once — a bug in a loop must not pass silently."""
+
+    def __init__(self, on_crash: Callable[[str, BaseException], None]) -> None:
+        self._tasks: list[asyncio.Task[None]] = []
+        self._on_crash = on_crash
+        self._stopping = False
+
+    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        task.add_done_callback(self._ended)
+        self._tasks.append(task)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or self._stopping:
+            return
+        exc = task.exception()
+        if exc is not None:
+            self._on_crash(task.get_name(), exc)
+
+    def crashed(self) -> list[str]:
+        return [t.get_name() for t in self._tasks if t.done() and not t.cancelled() and t.exception()]
+
+    async def stop(self) -> None:
+        self._stopping = True
+        for task in self._tasks:
+            task.cancel()
+        # Crashes were reported when they happened; here they are only collected.
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()

@@ -12,7 +12,6 @@ of samples; the store never needs repair.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Coroutine
@@ -31,7 +30,7 @@ from scalepilot.domain.clock import Clock, SystemClock, to_ms
 from scalepilot.domain.events import Event, EventKind
 from scalepilot.domain.store import Store
 from scalepilot.service.controller import ServiceController
-from scalepilot.service.loops import run_loop
+from scalepilot.service.loops import Tasks, run_loop
 from scalepilot.service.probing import ProbeLoop
 from scalepilot.service.scraping import ScrapeLoop
 from scalepilot.service.selfmetrics import SelfMetrics
@@ -50,7 +49,7 @@ class Runtime:
         self.started_at: float | None = None
         self._store: SQLiteStore | None = None
         self._stop = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks = Tasks(self._loop_crashed)
         self._fetcher = Fetcher(ACCEPT_HEADER)
         self._prober = HTTPProber()
         self._first_round_pending = 0
@@ -116,6 +115,7 @@ class Runtime:
                 prober=self._prober,
                 base_dir=self.loaded.base_dir,
                 data_dir=self.data_dir,
+                on_crash=self._loop_crashed,
             )
             for svc in cfg.services
             if svc.target is not None
@@ -150,27 +150,16 @@ class Runtime:
             self._spawn(housekeeping, name)
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
-        task = asyncio.create_task(coro, name=name)
-        task.add_done_callback(self._loop_ended)
-        self._tasks.append(task)
+        self._tasks.spawn(coro, name)
 
-    def _loop_ended(self, task: asyncio.Task[None]) -> None:
-        if task.cancelled() or self._stop.is_set():
-            return
-        exc = task.exception()
-        if exc is not None:
-            # A bug in a loop must not pass silently; stop everything so it is seen.
-            log.error("loop %s crashed", task.get_name(), exc_info=exc)
-            self._stop.set()
+    def _loop_crashed(self, name: str, exc: BaseException) -> None:
+        # A bug in a loop must not pass silently; stop everything so it is seen.
+        log.error("loop %s crashed", name, exc_info=exc)
+        self._stop.set()
 
     async def stop(self) -> None:
         self._stop.set()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
+        await self._tasks.stop()
         for controller in self.controllers.values():
             await controller.stop()
         await self._fetcher.aclose()
@@ -187,7 +176,7 @@ class Runtime:
         self._stop.set()
 
     def crashed_loops(self) -> list[str]:
-        return [t.get_name() for t in self._tasks if t.done() and not t.cancelled() and t.exception()]
+        return [*self._tasks.crashed(), *(n for c in self.controllers.values() for n in c.crashed())]
 
     def all_scrape_loops(self) -> list[ScrapeLoop]:
         """Configured endpoints and the scrapes of local replicas, which come and go."""

@@ -194,6 +194,7 @@ def events(
                     {
                         "id": e.id,
                         "time": _iso(e.timestamp_ms),
+                        "timestamp": e.timestamp_ms / 1000,
                         "kind": e.kind,
                         "service": e.service,
                         "message": e.message,
