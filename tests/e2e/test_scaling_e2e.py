@@ -4,9 +4,9 @@ Covers: `scalepilot run` with a local target (the bundled shop service behind th
 built-in balancer) scales up under load and back down when it ends, never leaving
 [min, max]; manual scaling through the API and the CLI is recorded as an event naming
 who and why and pauses the autoscaler; pause and resume; `scalepilot explain` shows the
-decisions; after `kill -9` of scalepilot no replica process survives, and the next start
-is clean; `scalepilot demo` (short) scales up, prints its summary and leaves nothing
-running.
+decisions; after `kill -9` of scalepilot during the demo no replica process survives, and
+the next start is clean; a scale-down under steady load drains and fails no request;
+`scalepilot demo` (short) scales up, prints its summary and leaves nothing running.
 """
 
 from __future__ import annotations
@@ -193,24 +193,61 @@ def test_manual_scale_pause_resume_and_explain(tmp_path: Path, no_leftovers: Non
     assert any(d["change"] and d["replicas"] == 1 for d in decisions)
 
 
-def test_kill_9_leaves_no_replica_and_restarts_clean(tmp_path: Path, no_leftovers: None) -> None:
+def test_kill_9_during_the_demo_leaves_no_replica(tmp_path: Path, no_leftovers: None) -> None:
     port = free_port()
-    config = tmp_path / "scalepilot.yaml"
-    config.write_text(config_text(port, min_replicas=2))
+    data = tmp_path / "demo"
+    demo = start([*SCALEPILOT, "demo", "--duration", "5m", "--port", str(port), "--data-dir", str(data)])
     base = f"http://127.0.0.1:{port}"
-    proc = start([*SCALEPILOT, "run", "-c", str(config)])
-    wait_for(lambda: reachable(base) and service(base)["replicas"]["ready"] == 2, timeout=30, what="2 replicas")
+    wait_for(
+        lambda: reachable(base) and service(base)["replicas"]["ready"] >= 2, timeout=60, what="the demo's replicas"
+    )
     pids = {r["pid"] for r in service(base)["replica_list"]}
-    assert len(pids) == 2 and pids <= shop_pids()
-    proc.stop(signal.SIGKILL)
+    assert len(pids) >= 2 and pids <= shop_pids()
+    demo.stop(signal.SIGKILL)
     wait_for(lambda: not (pids & shop_pids()), timeout=15, what="the replicas to die with scalepilot")
 
-    again = start([*SCALEPILOT, "run", "-c", str(config)])
+    # The demo's own config, started again on the same data: a clean start.
+    again = start([*SCALEPILOT, "run", "-c", str(data / "demo.yaml")])
     try:
-        wait_for(lambda: reachable(base) and service(base)["replicas"]["ready"] == 2, timeout=30, what="2 new replicas")
+        wait_for(lambda: reachable(base) and service(base)["replicas"]["ready"] >= 2, timeout=60, what="new replicas")
         assert not ({r["pid"] for r in service(base)["replica_list"]} & pids)
     finally:
         assert again.stop(signal.SIGTERM, timeout=30) == 0
+
+
+def test_scale_down_under_steady_load_fails_no_request(tmp_path: Path, no_leftovers: None) -> None:
+    port = free_port()
+    config = tmp_path / "scalepilot.yaml"
+    config.write_text(
+        config_text(port, min_replicas=3, max_replicas=4).replace("grace_period: 3s", "grace_period: 10s")
+    )
+    base = f"http://127.0.0.1:{port}"
+    proc = start([*SCALEPILOT, "run", "-c", str(config)])
+    try:
+        wait_for(lambda: reachable(base) and service(base)["replicas"]["ready"] == 3, timeout=30, what="3 replicas")
+        lb = service(base)["balancer"]["address"]
+        gen = LoadGenerator(f"http://{lb}/api/sync", ramp([(0, 30)]), duration_s=12, seed=5)
+
+        async def drive() -> None:
+            load = asyncio.create_task(gen.run())
+            await asyncio.sleep(3)  # steady load first: the scale-down must happen under it
+            res = await asyncio.to_thread(
+                httpx.post,
+                f"{base}/api/v1/services/shop/scale",
+                json={"replicas": 1, "reason": "drain test", "actor": "test"},
+                timeout=30,
+            )
+            assert res.status_code == 200, res.text
+            await load
+
+        asyncio.run(drive())
+        wait_for(lambda: service(base)["replicas"]["current"] == 1, timeout=30, what="the scale-down to finish")
+    finally:
+        assert proc.stop(signal.SIGTERM, timeout=30) == 0
+    offered = sum(s.offered for s in gen.seconds)
+    assert offered > 200
+    assert sum(s.errors + s.shed for s in gen.seconds) == 0
+    assert sum(s.ok for s in gen.seconds) == offered
 
 
 def test_short_demo(tmp_path: Path, no_leftovers: None) -> None:

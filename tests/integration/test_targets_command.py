@@ -36,14 +36,14 @@ from scalepilot.adapters.targets import (
     ReplicasUnknown,
     StatusOutputError,
     TargetClosed,
-    TargetEventKind,
 )
 from scalepilot.config.targets import CommandTargetSettings
 from scalepilot.domain.clock import Clock, SystemClock, VirtualClock
+from scalepilot.domain.events import EventKind
 from tests.integration.targets_helpers import MemoryStore, Recorder, eventually, gone
 
 SCRIPT = Path(__file__).with_name("target_scale_cmd.py")
-K = TargetEventKind
+K = EventKind
 
 
 def make_settings(state: Path, *scale_extra: str, status: list[str] | None = None, **kw: Any) -> CommandTargetSettings:

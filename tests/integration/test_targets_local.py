@@ -35,14 +35,15 @@ from typing import Any
 import psutil
 import pytest
 
-from scalepilot.adapters.targets import InvalidReplicas, LocalTarget, TargetClosed, TargetEventKind
+from scalepilot.adapters.targets import InvalidReplicas, LocalTarget, TargetClosed
 from scalepilot.adapters.targets.local.target import state_key
 from scalepilot.config.targets import LocalTargetSettings
 from scalepilot.domain.clock import SystemClock
+from scalepilot.domain.events import EventKind
 from scalepilot.domain.targets import Replica, ReplicaState
 from tests.integration.targets_helpers import MemoryStore, Recorder, child_command, eventually, gone, tcp_ready
 
-K = TargetEventKind
+K = EventKind
 S = ReplicaState
 
 

@@ -23,11 +23,12 @@ from pathlib import Path
 import pytest
 
 from scalepilot.adapters.store import SQLiteStore
-from scalepilot.adapters.targets import LocalTarget, TargetEventKind
+from scalepilot.adapters.targets import LocalTarget
 from scalepilot.adapters.targets.local.target import state_key
 from scalepilot.config.models import StorageSettings
 from scalepilot.config.targets import LocalTargetSettings
 from scalepilot.domain.clock import SystemClock
+from scalepilot.domain.events import EventKind
 from tests.integration.targets_helpers import HOST, Recorder, child_command, eventually, gone, tcp_ready
 from tests.support import Proc, start
 
@@ -91,7 +92,7 @@ async def test_replicas_die_with_a_killed_host(tmp_path: Path) -> None:
     # the next start, which finds them by the owner id in their environment.
     rec = await clean_up_with_next_start(tmp_path)
     assert all(gone(pid) for pid in grandchildren)
-    found = rec.kinds(TargetEventKind.REPLICA_ORPHAN_STOPPED)
+    found = rec.kinds(EventKind.REPLICA_ORPHAN_STOPPED)
     assert sorted(e.details["pid"] for e in found) == sorted(grandchildren)
     assert {e.details["found_by"] for e in found} == {"environment"}
 
@@ -111,7 +112,7 @@ async def test_next_start_cleans_up_what_a_killed_host_left(tmp_path: Path) -> N
         stranger.kill()
         await stranger.wait()
 
-    found = rec.kinds(TargetEventKind.REPLICA_ORPHAN_STOPPED)
+    found = rec.kinds(EventKind.REPLICA_ORPHAN_STOPPED)
     assert sorted(e.details["pid"] for e in found) == sorted(pids + grandchildren)
     by_pid = {e.details["pid"]: e.details for e in found}
     assert {by_pid[p]["found_by"] for p in pids} == {"record"}

@@ -212,5 +212,4 @@ def test_public_names_are_pinned() -> None:
         "StatusOutputError",
         "TargetClosed",
         "TargetError",
-        "TargetEventKind",
     ]

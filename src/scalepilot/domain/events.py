@@ -9,13 +9,47 @@ from typing import Any
 
 
 class EventKind(StrEnum):
+    """Every kind of event scalepilot records, in one place: the API, the CLI filters and
+    the tests refer to these names instead of repeating literals. Details are JSON-able
+    dicts; replica events carry ``replica`` (its id)."""
+
+    # scalepilot itself
+    STARTED = "started"
+    STOPPED = "stopped"
+    # collection
     TARGET_UP = "target_up"
     TARGET_DOWN = "target_down"
     PROBE_UP = "probe_up"
     PROBE_DOWN = "probe_down"
-    CONFIG_LOADED = "config_loaded"
-    STARTED = "started"
-    STOPPED = "stopped"
+    # the autoscaler
+    SCALING_DECISION = "scaling_decision"
+    """An evaluation that changed the count, or whose reason differs from the last one."""
+    SCALED = "scaled"
+    """The autoscaler changed the replica count."""
+    SCALE_FAILED = "scale_failed"
+    MANUAL_SCALE = "manual_scale"
+    AUTOSCALING_PAUSED = "autoscaling_paused"
+    AUTOSCALING_RESUMED = "autoscaling_resumed"
+    # replicas of a local target
+    REPLICA_STARTED = "replica_started"
+    """A replica's process was started (first start or restart)."""
+    REPLICA_START_FAILED = "replica_start_failed"
+    """Its process could not be started (missing executable or cwd); retried with backoff."""
+    REPLICA_READY = "replica_ready"
+    """It passed its readiness check and is routed to."""
+    REPLICA_NOT_READY = "replica_not_ready"
+    """A ready replica failed ``failure_threshold`` checks in a row; no longer routed."""
+    REPLICA_EXITED = "replica_exited"
+    """Its process ended without being asked to; a restart follows after a backoff."""
+    REPLICA_CRASH_LOOP = "replica_crash_loop"
+    """``crash_loop.restarts`` crashes within ``crash_loop.within``; once per loop."""
+    REPLICA_STOPPED = "replica_stopped"
+    """It was removed (scale-down or shutdown): drained, terminated, gone."""
+    REPLICA_ORPHAN_STOPPED = "replica_orphan_stopped"
+    """A process an earlier run left behind was found at start-up and stopped."""
+    # a command target
+    SCALE_COMMAND_SUCCEEDED = "scale_command_succeeded"
+    SCALE_COMMAND_FAILED = "scale_command_failed"
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,7 @@ from scalepilot.config.targets import HTTPReadiness, LocalTargetSettings
 from scalepilot.control.scaling.engine import decide
 from scalepilot.control.scaling.policy import Policy, compile_policy
 from scalepilot.domain.clock import Clock, to_ms
-from scalepilot.domain.events import Event
+from scalepilot.domain.events import Event, EventKind
 from scalepilot.domain.labels import make_labels
 from scalepilot.domain.scaling import Decision, MetricReading, Observation, ScalerState
 from scalepilot.domain.store import Store
@@ -47,15 +47,6 @@ from scalepilot.service.targets import ScrapeTarget, WatchedProcess
 log = logging.getLogger(__name__)
 
 _LIVE = (ReplicaState.STARTING, ReplicaState.READY, ReplicaState.BACKOFF)
-
-
-class ScalingEventKind:
-    DECISION = "scaling_decision"
-    SCALED = "scaled"
-    SCALE_FAILED = "scale_failed"
-    MANUAL_SCALE = "manual_scale"
-    PAUSED = "autoscaling_paused"
-    RESUMED = "autoscaling_resumed"
 
 
 class ControllerError(Exception):
@@ -223,7 +214,7 @@ class ServiceController:
                 self._emit(
                     Event(
                         to_ms(now),
-                        ScalingEventKind.SCALE_FAILED,
+                        EventKind.SCALE_FAILED,
                         f"{self.name}: scaling to {decision.replicas} failed: {exc}; retry in {delay:.0f}s",
                         self.name,
                         {
@@ -241,7 +232,7 @@ class ServiceController:
         self._emit(
             Event(
                 to_ms(now),
-                ScalingEventKind.SCALED,
+                EventKind.SCALED,
                 f"{self.name}: {decision.current} → {decision.replicas}: {decision.reason}",
                 self.name,
                 {"from": decision.current, "to": decision.replicas, "actor": "autoscaler", "reason": decision.reason},
@@ -284,7 +275,7 @@ class ServiceController:
             self._emit(
                 Event(
                     to_ms(decision.time),
-                    ScalingEventKind.DECISION,
+                    EventKind.SCALING_DECISION,
                     f"{self.name}: {decision.reason}",
                     self.name,
                     details,
@@ -322,7 +313,7 @@ class ServiceController:
         self._emit(
             Event(
                 to_ms(now),
-                ScalingEventKind.MANUAL_SCALE,
+                EventKind.MANUAL_SCALE,
                 f"{self.name}: {before.desired} → {replicas} by {actor}: {reason}",
                 self.name,
                 {
@@ -345,7 +336,7 @@ class ServiceController:
         self._emit(
             Event(
                 to_ms(now),
-                ScalingEventKind.PAUSED,
+                EventKind.AUTOSCALING_PAUSED,
                 f"{self.name}: autoscaling paused {until} by {actor}: {reason}",
                 self.name,
                 {"actor": actor, "reason": reason, "seconds": seconds},
@@ -359,7 +350,9 @@ class ServiceController:
         self.paused_until = None
         self.pause_reason = ""
         self._persist()
-        self._emit(Event(to_ms(now), ScalingEventKind.RESUMED, f"{self.name}: {message}", self.name, {"actor": actor}))
+        self._emit(
+            Event(to_ms(now), EventKind.AUTOSCALING_RESUMED, f"{self.name}: {message}", self.name, {"actor": actor})
+        )
 
     # --- replicas, balancer, scrapes ---------------------------------------------------
     def _emit(self, event: Event) -> None:

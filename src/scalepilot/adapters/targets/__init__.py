@@ -17,7 +17,6 @@ from scalepilot.adapters.targets.errors import (
     StatusOutputError,
     TargetClosed,
 )
-from scalepilot.adapters.targets.events import TargetEventKind
 from scalepilot.adapters.targets.local.target import LocalTarget
 from scalepilot.domain.targets import TargetError
 
@@ -33,5 +32,4 @@ __all__ = [
     "StatusOutputError",
     "TargetClosed",
     "TargetError",
-    "TargetEventKind",
 ]

@@ -49,11 +49,11 @@ from scalepilot.adapters.targets.errors import (
     TargetClosed,
     excerpt,
 )
-from scalepilot.adapters.targets.events import TargetEventKind, make_event
+from scalepilot.adapters.targets.events import make_event
 from scalepilot.adapters.targets.process import ChildProcess
 from scalepilot.config.targets import CommandTargetSettings
 from scalepilot.domain.clock import Clock
-from scalepilot.domain.events import Event
+from scalepilot.domain.events import Event, EventKind
 from scalepilot.domain.store import StoreError
 from scalepilot.domain.targets import TargetError, TargetStatus
 
@@ -297,7 +297,7 @@ class CommandTarget:
                 make_event(
                     self._clock,
                     self.service,
-                    TargetEventKind.SCALE_COMMAND_FAILED,
+                    EventKind.SCALE_COMMAND_FAILED,
                     f"scaling {self.service} to {replicas} failed: {exc}{tail}",
                     **details,
                 )
@@ -313,7 +313,7 @@ class CommandTarget:
             make_event(
                 self._clock,
                 self.service,
-                TargetEventKind.SCALE_COMMAND_SUCCEEDED,
+                EventKind.SCALE_COMMAND_SUCCEEDED,
                 f"scaled {self.service} to {replicas} (attempt {attempt})",
                 replicas=replicas,
                 previous=previous,

@@ -12,8 +12,9 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from scalepilot.config.durations import parse_duration
+from scalepilot.domain.events import EventKind
 from scalepilot.domain.targets import TargetError
-from scalepilot.service.controller import ControllerError, ScalingEventKind, ServiceController
+from scalepilot.service.controller import ControllerError, ServiceController
 from scalepilot.service.runtime import Runtime
 
 
@@ -60,7 +61,7 @@ def services_router(runtime: Runtime) -> APIRouter:
         """The autoscaler's recorded decisions, newest first: each with its metrics,
         proposal, limits and reason."""
         controller(name)
-        events = runtime.store.events(kinds=[ScalingEventKind.DECISION], service=name, limit=limit)
+        events = runtime.store.events(kinds=[EventKind.SCALING_DECISION], service=name, limit=limit)
         return [e.details for e in events]
 
     @router.post("/{name}/scale")

@@ -167,12 +167,16 @@ def demo(
         view = _View(plan, gen, runtime)
         started_ms = to_ms(time.time())
         load = asyncio.create_task(gen.run())
-        with Live(view.render(), console=console, refresh_per_second=2, transient=False) as live:
-            while not load.done():
-                await asyncio.wait({load}, timeout=1.0)
-                view.tick()
-                live.update(view.render())
-        console.print()
+        try:
+            with Live(view.render(), console=console, refresh_per_second=2, transient=False) as live:
+                while not load.done():
+                    await asyncio.wait({load}, timeout=1.0)
+                    view.tick()
+                    live.update(view.render())
+        finally:
+            console.print()
+            if not load.done():
+                load.cancel()
         events = list(reversed(runtime.store.events(since_ms=started_ms, limit=10_000)))
         result["summary"] = summarize(plan, load.result(), events, started_ms, view.peak_ready)
 
@@ -182,4 +186,6 @@ def demo(
     code = asyncio.run(serve(loaded, during=body, announce=False))
     if "summary" in result:
         _print_summary(result["summary"], plan, data_dir)
+    elif code == 0:
+        console.print(f"demo stopped early; every replica is stopped and the data is in {data_dir}.", highlight=False)
     raise typer.Exit(code)

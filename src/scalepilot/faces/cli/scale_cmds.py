@@ -13,10 +13,10 @@ import httpx
 import typer
 from rich.table import Table
 
+from scalepilot.domain.events import EventKind
 from scalepilot.domain.scaling import Decision
 from scalepilot.faces.cli.common import DEFAULT_CONFIG, Output, ago, console, err_console
 from scalepilot.faces.cli.inspect_cmds import open_store, server_url
-from scalepilot.service.controller import ScalingEventKind
 
 
 def _post(base: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -134,7 +134,7 @@ def explain(
     """
     store = open_store(config, data_dir)
     try:
-        events = store.events(kinds=[ScalingEventKind.DECISION], service=service, limit=last)
+        events = store.events(kinds=[EventKind.SCALING_DECISION], service=service, limit=last)
         latest = (store.get_state(f"autoscaler/{service}") or {}).get("last_decision")
     finally:
         store.close()

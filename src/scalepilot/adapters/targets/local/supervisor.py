@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from scalepilot.adapters.targets.backoff import Backoff, CrashLoop
-from scalepilot.adapters.targets.events import TargetEventKind
 from scalepilot.adapters.targets.local import ports
 from scalepilot.adapters.targets.local.leftovers import OWNER_ENV, REPLICA_ENV, ReplicaRecord
 from scalepilot.adapters.targets.local.logs import ReplicaLog
@@ -41,6 +40,7 @@ from scalepilot.adapters.targets.process import ChildProcess, describe_exit
 from scalepilot.adapters.targets.waiting import first_of
 from scalepilot.config.targets import LocalTargetSettings
 from scalepilot.domain.clock import Clock, to_ms
+from scalepilot.domain.events import EventKind
 from scalepilot.domain.targets import Replica, ReplicaState
 
 DRAIN_POLL_S = 0.1
@@ -57,7 +57,7 @@ def render(text: str, *, port: int, index: int) -> str:
 
 
 class Emit(Protocol):
-    def __call__(self, kind: TargetEventKind, message: str, /, **details: Any) -> None: ...
+    def __call__(self, kind: EventKind, message: str, /, **details: Any) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +170,7 @@ class ReplicaRunner:
             self._log.close()
             self.ctx.removed(self)
             self.ctx.emit(
-                TargetEventKind.REPLICA_STOPPED,
+                EventKind.REPLICA_STOPPED,
                 f"replica {self.id} stopped ({details['reason']})",
                 **(details | self._stop_details),
             )
@@ -198,7 +198,7 @@ class ReplicaRunner:
         except OSError as exc:
             reason = f"cannot start: {exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
             self._log.write(1, f"--- scalepilot: {reason}\n".encode())
-            self._failed(reason, pid=None, exit_code=None, uptime_s=0.0, kind=TargetEventKind.REPLICA_START_FAILED)
+            self._failed(reason, pid=None, exit_code=None, uptime_s=0.0, kind=EventKind.REPLICA_START_FAILED)
             return None
         self.child = child
         self.state = ReplicaState.STARTING
@@ -206,7 +206,7 @@ class ReplicaRunner:
         self.ready_ms = None
         ctx.changed()
         ctx.emit(
-            TargetEventKind.REPLICA_STARTED,
+            EventKind.REPLICA_STARTED,
             f"replica {self.id} started (pid {child.pid}, port {self.port})",
             replica=self.id,
             pid=child.pid,
@@ -242,7 +242,7 @@ class ReplicaRunner:
                     ctx.changed()
                     startup = (self.ready_ms - (self.started_ms or self.ready_ms)) / 1000
                     ctx.emit(
-                        TargetEventKind.REPLICA_READY,
+                        EventKind.REPLICA_READY,
                         f"replica {self.id} is ready after {startup:.1f}s",
                         replica=self.id,
                         pid=child.pid,
@@ -255,7 +255,7 @@ class ReplicaRunner:
                     self.state = ReplicaState.STARTING
                     ctx.changed()
                     ctx.emit(
-                        TargetEventKind.REPLICA_NOT_READY,
+                        EventKind.REPLICA_NOT_READY,
                         f"replica {self.id} failed {failures} readiness checks in a row; no longer routed",
                         replica=self.id,
                         pid=child.pid,
@@ -293,7 +293,7 @@ class ReplicaRunner:
         pid: int | None,
         exit_code: int | None,
         uptime_s: float,
-        kind: TargetEventKind = TargetEventKind.REPLICA_EXITED,
+        kind: EventKind = EventKind.REPLICA_EXITED,
     ) -> None:
         """Account for a crash (or a failed start): backoff, crash loop, events."""
         ctx, s = self.ctx, self.ctx.settings
@@ -313,12 +313,12 @@ class ReplicaRunner:
         }
         if pid is not None:
             details |= {"pid": pid, "port": self.port, "exit_code": exit_code, "uptime_s": round(uptime_s, 3)}
-        verb = "exited" if kind is TargetEventKind.REPLICA_EXITED else "could not start"
+        verb = "exited" if kind is EventKind.REPLICA_EXITED else "could not start"
         ctx.emit(kind, f"replica {self.id} {verb}: {reason}; restarting in {self._delay:g}s", **details)
         if starts_loop:
             crashes = self._crash_loop.recent(now)
             ctx.emit(
-                TargetEventKind.REPLICA_CRASH_LOOP,
+                EventKind.REPLICA_CRASH_LOOP,
                 f"replica {self.id} is crash-looping: {crashes} crashes within "
                 f"{s.crash_loop.within:g}s, last: {reason}",
                 replica=self.id,

@@ -33,13 +33,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from scalepilot.adapters.targets.errors import InvalidReplicas, TargetClosed
-from scalepilot.adapters.targets.events import TargetEventKind, make_event
+from scalepilot.adapters.targets.events import make_event
 from scalepilot.adapters.targets.local import leftovers
 from scalepilot.adapters.targets.local.leftovers import ReplicaRecord
 from scalepilot.adapters.targets.local.supervisor import ReplicaContext, ReplicaRunner
 from scalepilot.config.targets import LocalTargetSettings
 from scalepilot.domain.clock import Clock
-from scalepilot.domain.events import Event
+from scalepilot.domain.events import Event, EventKind
 from scalepilot.domain.store import StoreError
 from scalepilot.domain.targets import Replica, ReplicaState, TargetError, TargetStatus
 
@@ -230,7 +230,7 @@ class LocalTarget:
             raise self._bug
 
     # --- callbacks of the runners -------------------------------------------------------
-    def _emit_kind(self, kind: TargetEventKind, message: str, /, **details: Any) -> None:
+    def _emit_kind(self, kind: EventKind, message: str, /, **details: Any) -> None:
         self._emit(make_event(self._clock, self.service, kind, message, **details))
 
     def _changed(self) -> None:
@@ -272,7 +272,7 @@ class LocalTarget:
 
         for left in await asyncio.to_thread(work):
             self._emit_kind(
-                TargetEventKind.REPLICA_ORPHAN_STOPPED,
+                EventKind.REPLICA_ORPHAN_STOPPED,
                 f"stopped pid {left.pid} ({left.replica or 'unknown replica'}) left by an earlier run: {left.outcome}",
                 replica=left.replica,
                 pid=left.pid,
