@@ -8,8 +8,10 @@ cpu        per replica: ``sum(rate(scalepilot_process_cpu_seconds_total[w]))`` o
            replica's processes, as % of its CPU limit (one core when unset)
 memory     per replica: newest ``scalepilot_process_resident_memory_bytes`` as % of its
            memory limit
-rps        per replica: ``rate(scalepilot_lb_backend_requests_total[w])`` at the balancer
-in_flight  per replica: ``avg_over_time(scalepilot_lb_backend_in_flight[w])``
+rps        per replica: ``rate(scalepilot_lb_backend_requests_total[w])`` at the balancer;
+           with no replica running, the service's ``sum(rate(scalepilot_lb_requests_total[w]))``
+in_flight  per replica: ``avg_over_time(scalepilot_lb_backend_in_flight[w])``; with no
+           replica running, the service's ``avg_over_time(scalepilot_lb_in_flight[w])``
 latency    service: ``histogram_quantile(q, sum by (le) (rate(
            scalepilot_lb_request_duration_seconds_bucket[w])))``; 0 when no request came
 series     a selector: the sum of its series' newest values (``value``), or per replica by
@@ -66,8 +68,12 @@ def read_metric(store: Store, metric: Metric, ctx: ReadContext) -> MetricReading
     if isinstance(metric, MemoryMetric):
         return _per_replica(_memory(store, ctx))
     if isinstance(metric, RPSMetric):
+        if not ctx.replicas:
+            return _service_total(_rates(store, "scalepilot_lb_requests_total", ctx, by_replica=False))
         return _per_replica(_rates(store, "scalepilot_lb_backend_requests_total", ctx))
     if isinstance(metric, InFlightMetric):
+        if not ctx.replicas:
+            return _service_total(_averages(store, "scalepilot_lb_in_flight", ctx, by_replica=False))
         return _per_replica(_averages(store, "scalepilot_lb_backend_in_flight", ctx))
     if isinstance(metric, LatencyMetric):
         value = _latency(store, metric.quantile, ctx)
@@ -79,6 +85,12 @@ def read_metric(store: Store, metric: Metric, ctx: ReadContext) -> MetricReading
 
 def _per_replica(values: Mapping[str, float] | None) -> MetricReading | None:
     return None if values is None else MetricReading(per_replica=values)
+
+
+def _service_total(values: Mapping[str, float] | None) -> MetricReading | None:
+    """With no replica running (scaled to zero), the balancer's service-wide figures: its
+    requests are answered 503 but still counted, which is what wakes the service."""
+    return None if values is None else MetricReading(value=sum(values.values()))
 
 
 def _by_replica(series: list[SeriesData], ctx: ReadContext) -> dict[str, list[SeriesData]]:
@@ -98,12 +110,17 @@ def _select(store: Store, name: str, ctx: ReadContext, lookback_ms: int) -> list
     )
 
 
-def _rates(store: Store, name: str, ctx: ReadContext, scale: float = 1.0) -> dict[str, float] | None:
+def _rates(
+    store: Store, name: str, ctx: ReadContext, scale: float = 1.0, *, by_replica: bool = True
+) -> dict[str, float] | None:
+    """``sum by (replica) (rate(name[window]))``, keyed by replica id (or all series under
+    one key when not ``by_replica``)."""
     series = _select(store, name, ctx, ctx.window_ms)
     if not series:
         return None
     out: dict[str, float] = {}
-    for rid, group in _by_replica(series, ctx).items():
+    groups = _by_replica(series, ctx) if by_replica else {"": series}
+    for rid, group in groups.items():
         rates = [extrapolated_rate(s.timestamps, s.values, ctx.now_ms, ctx.window_ms) for s in group]
         known = [r for r in rates if r is not None]
         if known:
@@ -111,12 +128,14 @@ def _rates(store: Store, name: str, ctx: ReadContext, scale: float = 1.0) -> dic
     return out
 
 
-def _averages(store: Store, name: str, ctx: ReadContext) -> dict[str, float] | None:
+def _averages(store: Store, name: str, ctx: ReadContext, *, by_replica: bool = True) -> dict[str, float] | None:
+    """``avg_over_time(name[window])`` per replica (or over all series)."""
     series = _select(store, name, ctx, ctx.window_ms)
     if not series:
         return None
     out: dict[str, float] = {}
-    for rid, group in _by_replica(series, ctx).items():
+    groups = _by_replica(series, ctx) if by_replica else {"": series}
+    for rid, group in groups.items():
         values = [window(s.timestamps, s.values, ctx.now_ms, ctx.window_ms)[1] for s in group]
         joined = [float(v) for vs in values for v in vs]
         if joined:
