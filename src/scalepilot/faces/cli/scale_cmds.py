@@ -36,6 +36,12 @@ def _post(base: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def _act(config: Path, url: str | None, service: str, action: str, body: dict[str, Any]) -> None:
+    """POST one of the service actions to a running scalepilot and print the outcome."""
+    svc = _post(server_url(config, url), f"/api/v1/services/{service}/{action}", {**body, "actor": _actor()})
+    console.print(_summary(svc), highlight=False)
+
+
 def _actor() -> str:
     try:
         return f"cli:{getpass.getuser()}"
@@ -68,12 +74,7 @@ def scale(
 
       scalepilot scale shop 2 -r "night" --url http://127.0.0.1:8420
     """
-    svc = _post(
-        server_url(config, url),
-        f"/api/v1/services/{service}/scale",
-        {"replicas": replicas, "reason": reason, "actor": _actor()},
-    )
-    console.print(_summary(svc), highlight=False)
+    _act(config, url, service, "scale", {"replicas": replicas, "reason": reason})
 
 
 def pause(
@@ -91,12 +92,7 @@ def pause(
 
       scalepilot pause shop -r "investigating"
     """
-    svc = _post(
-        server_url(config, url),
-        f"/api/v1/services/{service}/pause",
-        {"duration": duration, "reason": reason, "actor": _actor()},
-    )
-    console.print(_summary(svc), highlight=False)
+    _act(config, url, service, "pause", {"duration": duration, "reason": reason})
 
 
 def resume(
@@ -110,8 +106,7 @@ def resume(
 
       scalepilot resume shop
     """
-    svc = _post(server_url(config, url), f"/api/v1/services/{service}/resume", {"actor": _actor()})
-    console.print(_summary(svc), highlight=False)
+    _act(config, url, service, "resume", {})
 
 
 def explain(
