@@ -12,14 +12,16 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-import promql_parser
 from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from scalepilot.config.alertmanager import AlertingSettings
 from scalepilot.config.balancer import BalancerSettings
 from scalepilot.config.base import Model
 from scalepilot.config.durations import ByteSize, PositiveDuration
-from scalepilot.config.scaling import AutoscalingSettings, SeriesMetric
+from scalepilot.config.metrics_source import EmbeddedSourceSettings, MetricsSourceSettings
+from scalepilot.config.rules import AlertRuleSettings
+from scalepilot.config.scaling import AutoscalingSettings
 from scalepilot.config.targets import LocalTargetSettings, TargetSettings
 
 _LABEL_NAME_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
@@ -298,15 +300,6 @@ class Service(Model):
                     raise PydanticCustomError(
                         "metric", "a memory metric is a % of the memory limit: set target.resources.memory"
                     )
-                if isinstance(metric, SeriesMetric) and not isinstance(
-                    promql_parser.parse(metric.query), promql_parser.VectorSelector
-                ):
-                    raise PydanticCustomError(
-                        "metric",
-                        "series metric '{n}': only a series selector such as queue_length{{queue=\"orders\"}} "
-                        "is supported so far, not an expression",
-                        {"n": metric.metric_name},
-                    )
         if self.autoscaling is not None and not isinstance(self.target, LocalTargetSettings):
             for metric in self.autoscaling.metrics:
                 if metric.type in ("cpu", "memory", "rps", "in_flight", "latency"):
@@ -333,7 +326,33 @@ class Config(Model):
     scrape: ScrapeDefaults = Field(default_factory=ScrapeDefaults)
     probe: ProbeDefaults = Field(default_factory=ProbeDefaults)
     host_stats: HostStatsSettings = Field(default_factory=HostStatsSettings)
+    metrics_source: MetricsSourceSettings = Field(
+        default_factory=lambda: EmbeddedSourceSettings(type="embedded"),
+        description="Where scaling's series metrics are read from: the embedded store (default: nothing else "
+        "to run) or an external Prometheus. The metric kinds scalepilot measures itself always read the "
+        "embedded store.",
+    )
     services: list[Service] = Field(default_factory=list)
+    alerting: AlertingSettings | None = Field(
+        None,
+        description="Notification routing: Alertmanager's route, receivers, inhibit_rules and time_intervals, "
+        "plus scalepilot's maintenance windows, escalations and delivery. Unset: nobody is notified.",
+    )
+    rule_files: list[str] = Field(
+        default_factory=list,
+        description="Prometheus rule files (globs, relative to this file) to evaluate: alerting and recording "
+        "rules in Prometheus's format, loaded unchanged.",
+    )
+    evaluation_interval: PositiveDuration = Field(
+        60.0,
+        description="How often rule groups without their own interval are evaluated, in seconds "
+        "(Prometheus's global.evaluation_interval; 1m as there).",
+    )
+    alert_rules: AlertRuleSettings = Field(
+        default_factory=AlertRuleSettings,
+        description="The rule engine: resend delay, for-grace period, external labels and the built-in rule "
+        "pack generated for every service.",
+    )
 
     @field_validator("services")
     @classmethod

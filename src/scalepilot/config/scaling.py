@@ -279,9 +279,26 @@ class SeriesMetric(_Metric):
     @classmethod
     def _promql(cls, v: str) -> str:
         try:
-            promql_parser.parse(v)
+            expr = promql_parser.parse(v)
         except ValueError as exc:
             raise PydanticCustomError("promql", "invalid PromQL: {e}", {"e": str(exc)}) from None
+        while isinstance(expr, promql_parser.ParenExpr):
+            expr = expr.expr
+        # A reading is a number per series: a range vector or a string cannot be one.
+        kind = (
+            "range vector"
+            if isinstance(expr, promql_parser.MatrixSelector | promql_parser.SubqueryExpr)
+            else "string"
+            if isinstance(expr, promql_parser.StringLiteral)
+            else None
+        )
+        if kind is not None:
+            raise PydanticCustomError(
+                "promql",
+                "the query returns a {k}; it must give an instant vector or a number, "
+                "e.g. sum(rate(jobs_total[1m])) rather than jobs_total[1m]",
+                {"k": kind},
+            )
         return v
 
 

@@ -50,6 +50,16 @@ class EventKind(StrEnum):
     # a command target
     SCALE_COMMAND_SUCCEEDED = "scale_command_succeeded"
     SCALE_COMMAND_FAILED = "scale_command_failed"
+    # an external metric source (metrics_source: prometheus)
+    METRIC_SOURCE_DOWN = "metric_source_down"
+    """Queries to it failed after their retries; ``series`` readings are missing."""
+    METRIC_SOURCE_UP = "metric_source_up"
+    """It answered again after being down (not recorded for the first answer)."""
+    # notification delivery (service.notifications)
+    NOTIFICATION_DEAD = "notification_dead"
+    """A notification given up (dead letter): a permanent refusal or too many attempts."""
+    NOTIFICATION_CIRCUIT_OPENED = "notification_circuit_opened"
+    NOTIFICATION_CIRCUIT_CLOSED = "notification_circuit_closed"
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,8 @@ plain arrays of ids, timestamps and values every scrape.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Protocol
 
 from scalepilot.domain.errors import ScalepilotError
@@ -38,6 +39,40 @@ class ConfigRevision:
     sha256: str
     source: str
     text: str
+
+
+class OutboxState(StrEnum):
+    PENDING = "pending"
+    """Waiting for its ``next_ms`` (the first attempt, or a retry after a backoff)."""
+    SENDING = "sending"
+    """Claimed by a delivery worker until ``next_ms`` (its lease); a crash leaves it here
+    and it is claimed again when the lease ends (or at the next start)."""
+    DONE = "done"
+    DEAD = "dead"
+    """Given up after too many attempts, too long, or a permanent failure."""
+    SUPERSEDED = "superseded"
+    """A newer notification to the same integration about the same group carries all it
+    said (forwarding re-posts the whole group each time)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """A notification stored before it is sent, so a restart loses none."""
+
+    id: str
+    receiver: str
+    integration: str
+    group_key: str
+    created_ms: int
+    payload: dict[str, Any]
+    state: OutboxState = OutboxState.PENDING
+    attempts: int = 0
+    next_ms: int = 0
+    updated_ms: int = 0
+    last_error: str = ""
+    supersedes: bool = field(default=False, compare=False)
+    """On insert: mark older undelivered items of the same integration and group
+    superseded."""
 
 
 class Store(Protocol):
@@ -124,6 +159,46 @@ class Store(Protocol):
     def get_state(self, key: str) -> dict[str, Any] | None: ...
 
     def delete_state(self, key: str) -> None: ...
+
+    # --- notification outbox ------------------------------------------------------------
+    def outbox_add(self, items: Sequence[OutboxItem]) -> int:
+        """Store new notifications (an id already stored is ignored); durable on return.
+        Returns how many were new."""
+        ...
+
+    def outbox_claim(
+        self, now_ms: int, limit: int, lease_ms: int, skip: Sequence[tuple[str, str]] = ()
+    ) -> list[OutboxItem]:
+        """Atomically take up to ``limit`` due items, oldest first — pending ones whose
+        ``next_ms`` has come, and sending ones whose lease ran out — except those of the
+        ``(receiver, integration)`` pairs in ``skip``: each becomes ``sending`` until
+        ``now_ms + lease_ms`` with one more attempt counted."""
+        ...
+
+    def outbox_retry(self, item_id: str, next_ms: int, error: str, now_ms: int) -> None: ...
+
+    def outbox_finish(self, item_id: str, state: OutboxState, now_ms: int, error: str = "") -> None:
+        """Mark delivered (``done``) or given up (``dead``)."""
+        ...
+
+    def outbox_requeue(self, now_ms: int) -> int:
+        """Make items left ``sending`` by a previous process due now; at start-up."""
+        ...
+
+    def outbox_items(self, states: Sequence[OutboxState] | None = None, limit: int = 100) -> list[OutboxItem]:
+        """Newest first."""
+        ...
+
+    def outbox_counts(self) -> dict[str, int]: ...
+
+    def outbox_next_due(self) -> int | None:
+        """The earliest ``next_ms`` of a pending or sending item."""
+        ...
+
+    def outbox_prune(self, done_before_ms: int, dead_before_ms: int) -> int:
+        """Delete delivered and superseded items last updated before ``done_before_ms``
+        and dead ones before ``dead_before_ms``."""
+        ...
 
     # --- housekeeping ------------------------------------------------------------------
     def maintain(self, now_ms: int) -> dict[str, Any]:

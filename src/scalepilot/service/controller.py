@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +34,13 @@ from scalepilot.control.scaling.policy import Policy, compile_policy
 from scalepilot.domain.clock import Clock, to_ms
 from scalepilot.domain.events import Event, EventKind
 from scalepilot.domain.labels import make_labels
+from scalepilot.domain.query import MetricSource, QueryError
 from scalepilot.domain.scaling import Decision, MetricReading, Observation, ScalerState
 from scalepilot.domain.store import Store
 from scalepilot.domain.targets import Replica, ReplicaState, ScaleTarget, TargetError, TargetStatus
 from scalepilot.service.balancing import BalancerRecorder
 from scalepilot.service.loops import Tasks, run_loop
-from scalepilot.service.readings import ReadContext, read_metric
+from scalepilot.service.readings import ReadContext, read_metrics
 from scalepilot.service.scraping import ScrapeLoop
 from scalepilot.service.selfmetrics import SelfMetrics
 from scalepilot.service.targets import ScrapeTarget, WatchedProcess
@@ -67,6 +68,7 @@ class ServiceController:
         config: Config,
         *,
         store: Store,
+        metric_source: MetricSource,
         clock: Clock,
         metrics: SelfMetrics,
         fetcher: Fetcher,
@@ -75,12 +77,17 @@ class ServiceController:
         data_dir: Path,
         on_crash: Callable[[str, BaseException], None],
     ) -> None:
-        """``on_crash`` hears of a loop of this service that died of a bug."""
+        """``on_crash`` hears of a loop of this service that died of a bug;
+        ``metric_source`` answers the PromQL of ``series`` metrics."""
         assert service.target is not None
         self.service = service
         self.name = service.name
         self._config = config
         self._store = store
+        self._metric_source = metric_source
+        self.series_problems: dict[str, str] = {}
+        """Why each ``series`` metric's reading was missing at the last tick (its query
+        failed, or the metric source is down)."""
         self._clock = clock
         self._metrics = metrics
         self._fetcher = fetcher
@@ -193,8 +200,12 @@ class ServiceController:
             self._resume(now, "autoscaling resumed (pause expired)", "timer")
         status = await self.target.status()
         self.last_status = status
-        observation = self._observe(status, now)
+        problems: dict[str, QueryError] = {}
+        observation = await self._observe(status, now, problems)
         decision, state = decide(self.policy, self.state, observation, now)
+        self.series_problems = {name: str(exc) for name, exc in problems.items()}
+        if problems:
+            decision = replace(decision, reason=f"{decision.reason}; {_missing_note(problems, self._metric_source)}")
         paused = self.paused_until is not None
         self._record_decision(decision, paused)
         if paused:
@@ -239,7 +250,7 @@ class ServiceController:
             )
         )
 
-    def _observe(self, status: TargetStatus, now: float) -> Observation:
+    async def _observe(self, status: TargetStatus, now: float, problems: dict[str, QueryError]) -> Observation:
         assert self.service.autoscaling is not None
         live = [r for r in status.replicas if r.state in _LIVE]
         ctx = ReadContext(
@@ -250,9 +261,9 @@ class ServiceController:
             cpu_limit_cores=self._resources()[0],
             memory_limit_bytes=self._resources()[1],
         )
-        readings: dict[str, MetricReading | None] = {
-            m.metric_name: read_metric(self._store, m, ctx) for m in self.service.autoscaling.metrics
-        }
+        readings: dict[str, MetricReading | None] = await read_metrics(
+            self._store, self._metric_source, self.service.autoscaling.metrics, ctx, problems
+        )
         if status.replicas:
             return Observation(status.desired, {r.id: r.state is ReplicaState.READY for r in live}, readings)
         return Observation.of(
@@ -498,9 +509,25 @@ class ServiceController:
                 "paused_until": self.paused_until if self.paused_until != float("inf") else None,
                 "pause_reason": self.pause_reason,
                 "last_decision": self.last_decision.to_dict() if self.last_decision else None,
+                "metric_source": self._metric_source.name,
+                "missing_series": dict(self.series_problems),
             }
         if self.balancer is not None:
             with contextlib.suppress(BalancerStateError):  # not started yet
                 host, port = self.balancer.address
                 out["balancer"] = {"address": f"{host}:{port}"}
         return out
+
+
+def _missing_note(problems: dict[str, QueryError], source: MetricSource) -> str:
+    """Why readings are missing, for a decision's reason. Kept free of the error text so
+    an outage of an hour is one decision event, not one per changing message; the
+    ``metric_source_down`` event and ``/status`` carry the details."""
+    down = sorted(name for name, exc in problems.items() if exc.kind == "unavailable")
+    failed = sorted(name for name, exc in problems.items() if exc.kind != "unavailable")
+    parts = []
+    if down:
+        parts.append(f"metric source {source.name} down: no reading for {', '.join(down)}")
+    if failed:
+        parts.append(f"query failed for {', '.join(failed)}")
+    return "; ".join(parts)

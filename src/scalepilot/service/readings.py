@@ -14,17 +14,22 @@ in_flight  per replica: ``avg_over_time(scalepilot_lb_backend_in_flight[w])``; w
            replica running, the service's ``avg_over_time(scalepilot_lb_in_flight[w])``
 latency    service: ``histogram_quantile(q, sum by (le) (rate(
            scalepilot_lb_request_duration_seconds_bucket[w])))``; 0 when no request came
-series     a selector: the sum of its series' newest values (``value``), or per replica by
-           the ``replica`` label (``average_value``)
+series     any PromQL expression, evaluated at the tick through the service's metric
+           source (the embedded store, or an external Prometheus): ``value`` is the sum
+           of the result's samples (or the scalar); ``average_value`` is the sum per
+           replica by the ``replica`` label, or the service total when the series carry
+           no replica label or the target has no replica list (a command target)
 =========  ==============================================================================
 
-A reading that cannot be made (no samples yet, a stale series) is ``None`` for the whole
-metric or absent for one replica; the engine then applies the HPA's missing-metric rules
-(never scale down on missing data).
+A reading that cannot be made (no samples yet, a stale series, a query the source
+rejects, a source that is down) is ``None`` for the whole metric or absent for one
+replica; the engine then applies the HPA's missing-metric rules (never scale down on
+missing data).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -39,14 +44,17 @@ from scalepilot.config.scaling import (
     RPSMetric,
     SeriesMetric,
 )
+from scalepilot.control.query.engine import Engine
 from scalepilot.control.query.functions import bucket_quantile, extrapolated_rate, window
-from scalepilot.control.query.selector import parse_selector
 from scalepilot.domain.labels import get_label
 from scalepilot.domain.matchers import Matcher, MatchOp, name_matcher
+from scalepilot.domain.query import MetricSource, QueryError, QueryResult, ResultType
 from scalepilot.domain.samples import SeriesData, stale_mask
 from scalepilot.domain.scaling import MetricReading
 from scalepilot.domain.store import Store
 from scalepilot.domain.targets import Replica
+
+log = logging.getLogger(__name__)
 
 LOOKBACK_MS = 300_000
 """How far back a gauge's newest sample still counts: Prometheus's lookback delta."""
@@ -79,8 +87,79 @@ def read_metric(store: Store, metric: Metric, ctx: ReadContext) -> MetricReading
         value = _latency(store, metric.quantile, ctx)
         return None if value is None else MetricReading(value=value)
     if isinstance(metric, SeriesMetric):
-        return _series(store, metric, ctx)
+        # Synchronous, straight from the store (tests, tools); the service goes through
+        # read_metrics and its metric source instead.
+        try:
+            result = Engine(store, lookback_ms=LOOKBACK_MS).instant(metric.query, ctx.now_ms)
+            return series_reading(result, metric, ctx)
+        except QueryError as exc:
+            log.warning("%s: series metric %s: %s", ctx.service, metric.metric_name, exc)
+            return None
     raise TypeError(f"unknown metric kind {metric!r}")
+
+
+async def read_metrics(
+    store: Store,
+    source: MetricSource,
+    metrics: Sequence[Metric],
+    ctx: ReadContext,
+    problems: dict[str, QueryError] | None = None,
+) -> dict[str, MetricReading | None]:
+    """Every metric's reading: ``series`` metrics through ``source`` (PromQL, maybe an
+    external Prometheus), the kinds scalepilot measures itself from ``store``. A
+    ``series`` query that fails leaves its reading None and its error in ``problems``
+    (so a decision can say why the metric is missing)."""
+    out: dict[str, MetricReading | None] = {}
+    for metric in metrics:
+        if isinstance(metric, SeriesMetric):
+            try:
+                out[metric.metric_name] = await read_series(source, metric, ctx)
+            except QueryError as exc:
+                # A source that is down logs its own transitions; repeating it every
+                # tick is noise.
+                level = logging.DEBUG if exc.kind == "unavailable" else logging.WARNING
+                log.log(level, "%s: series metric %s from %s: %s", ctx.service, metric.metric_name, source.name, exc)
+                out[metric.metric_name] = None
+                if problems is not None:
+                    problems[metric.metric_name] = exc
+        else:
+            out[metric.metric_name] = read_metric(store, metric, ctx)
+    return out
+
+
+async def read_series(source: MetricSource, metric: SeriesMetric, ctx: ReadContext) -> MetricReading | None:
+    """A ``series`` metric's reading (None: no samples). Raises QueryError when the
+    query fails or the source is down (``kind="unavailable"``)."""
+    result = await source.query(metric.query, ctx.now_ms)
+    return series_reading(result, metric, ctx)
+
+
+def series_reading(result: QueryResult, metric: SeriesMetric, ctx: ReadContext) -> MetricReading | None:
+    """Turn a query's result into a reading; raises QueryError for a result that is not
+    a number per series (a range vector, a string)."""
+    if result.type is ResultType.SCALAR:
+        assert result.scalar is not None
+        return MetricReading(value=result.scalar[1])
+    if result.type is not ResultType.VECTOR:
+        raise QueryError(
+            f"the query returns a {result.type.value}; a series metric needs an instant vector or a scalar",
+            kind="bad_data",
+        )
+    samples = result.vector
+    if not samples:
+        return None
+    total = sum(s.value for s in samples)
+    if metric.target_type == "value":
+        return MetricReading(value=total)
+    ids = {str(r.index): r.id for r in ctx.replicas}
+    if not ids or not any(get_label(s.labels, "replica") for s in samples):
+        return MetricReading(value=total)  # a service-level reading: the total
+    per: dict[str, float] = defaultdict(float)
+    for s in samples:
+        rid = ids.get(get_label(s.labels, "replica"))
+        if rid is not None:
+            per[rid] += s.value
+    return MetricReading(per_replica=dict(per))
 
 
 def _per_replica(values: Mapping[str, float] | None) -> MetricReading | None:
@@ -186,17 +265,3 @@ def _latency(store: Store, q: float, ctx: ReadContext) -> float | None:
     # No request in the window: there is no latency to worry about, which the engine
     # must see as 0 (room to scale down), not as missing data (which would forbid it).
     return 0.0 if math.isnan(value) else value
-
-
-def _series(store: Store, metric: SeriesMetric, ctx: ReadContext) -> MetricReading | None:
-    matchers = parse_selector(metric.query)
-    series = store.select(matchers, ctx.now_ms - LOOKBACK_MS, ctx.now_ms)
-    if metric.target_type == "value":
-        newest = [v for s in series if (v := _newest([s])) is not None]
-        return MetricReading(value=sum(newest)) if newest else None
-    per: dict[str, float] = {}
-    for rid, group in _by_replica(series, ctx).items():
-        values = [v for s in group if (v := _newest([s])) is not None]
-        if values:
-            per[rid] = sum(values)
-    return MetricReading(per_replica=per) if series else None

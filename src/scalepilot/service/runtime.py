@@ -31,7 +31,16 @@ from scalepilot.domain.events import Event, EventKind
 from scalepilot.domain.store import Store
 from scalepilot.service.controller import ServiceController
 from scalepilot.service.loops import Tasks, run_loop
+from scalepilot.service.metric_source import (
+    EmbeddedMetricSource,
+    ScalingSource,
+    SourceCollector,
+    build_metric_source,
+    source_events,
+)
+from scalepilot.service.notifications import AlertSink, Notifications
 from scalepilot.service.probing import ProbeLoop
+from scalepilot.service.rule_evaluation import RuleEvaluation, ServiceFacts
 from scalepilot.service.scraping import ScrapeLoop
 from scalepilot.service.selfmetrics import SelfMetrics
 from scalepilot.service.stats import StatsLoop
@@ -57,6 +66,10 @@ class Runtime:
         self.probe_loops: list[ProbeLoop] = []
         self.stats_loop: StatsLoop | None = None
         self.controllers: dict[str, ServiceController] = {}
+        self.notifications: Notifications | None = None
+        self.rules: RuleEvaluation | None = None
+        self._embedded_source: EmbeddedMetricSource | None = None
+        self._metric_source: ScalingSource | None = None
 
     # --- lifecycle ------------------------------------------------------------------
     @property
@@ -66,6 +79,20 @@ class Runtime:
         return self._store
 
     @property
+    def query_source(self) -> EmbeddedMetricSource:
+        """PromQL over the embedded store (the Prometheus-compatible API reads it)."""
+        if self._embedded_source is None:
+            raise RuntimeError("the runtime is not started")
+        return self._embedded_source
+
+    @property
+    def metric_source(self) -> ScalingSource:
+        """Where scaling's ``series`` metrics are read from (``metrics_source:``)."""
+        if self._metric_source is None:
+            raise RuntimeError("the runtime is not started")
+        return self._metric_source
+
+    @property
     def data_dir(self) -> Path:
         return self.loaded.data_dir()
 
@@ -73,6 +100,15 @@ class Runtime:
         cfg = self.config
         store = await asyncio.to_thread(SQLiteStore.open, self.data_dir, cfg.storage, clock=self.clock.now)
         self._store = store
+        self._embedded_source = EmbeddedMetricSource(store)
+        self._metric_source = build_metric_source(
+            cfg.metrics_source,
+            self._embedded_source,
+            base_dir=self.loaded.base_dir,
+            clock=self.clock.now,
+            on_health_change=source_events(store),
+        )
+        self.metrics.registry.register(SourceCollector(self._metric_source))
         self.metrics.watch_store(lambda: self._store.stats() if self._store else None)
         now_ms = to_ms(self.clock.now())
         rev = store.add_config_revision(self.loaded.text, str(self.loaded.path), now_ms)
@@ -109,6 +145,7 @@ class Runtime:
                 svc,
                 cfg,
                 store=store,
+                metric_source=self._metric_source,
                 clock=self.clock,
                 metrics=self.metrics,
                 fetcher=self._fetcher,
@@ -133,7 +170,34 @@ class Runtime:
                 metrics=self.metrics,
                 extra_processes=lambda: [p for c in self.controllers.values() for p in c.processes()],
             )
+        if cfg.alerting is not None:
+            self.notifications = Notifications(
+                cfg.alerting,
+                store=store,
+                clock=self.clock,
+                base_dir=self.loaded.base_dir,
+                external_url=cfg.alerting.external_url or f"http://{cfg.server.address}",
+                registry=self.metrics.registry,
+            )
+        sink = self.notifications
+        self.rules = RuleEvaluation(
+            cfg,
+            store=store,
+            querier=self._embedded_source.engine,
+            clock=self.clock,
+            metrics=self.metrics,
+            base_dir=self.loaded.base_dir,
+            on_alerts=sink.send if sink is not None else None,
+            on_pending=sink.set_pending if sink is not None else None,
+            service_facts=self._service_facts,
+            external_url=(cfg.alerting.external_url if cfg.alerting is not None else None)
+            or f"http://{cfg.server.address}",
+        )
+        await asyncio.to_thread(self.rules.load)
         self.started_at = self.clock.now()
+        if self.notifications is not None:
+            self._spawn(self.notifications.run(self._stop), "notifications")
+        self.rules.spawn(self._spawn, self._stop)
         for loop in self.scrape_loops:
             self._spawn(loop.run(self._stop), f"scrape {loop.target.key}")
         for probe in self.probe_loops:
@@ -148,6 +212,17 @@ class Runtime:
                 name, tick, clock=self.clock, interval_s=interval, offset_s=0.0, stop=self._stop, metrics=self.metrics
             )
             self._spawn(housekeeping, name)
+
+    def _service_facts(self) -> dict[str, ServiceFacts]:
+        """Desired and maximum replicas per autoscaled service, for the built-in
+        capacity rule."""
+        out = {}
+        for svc in self.config.services:
+            controller = self.controllers.get(svc.name)
+            status = controller.current_status() if controller is not None else None
+            if status is not None and svc.autoscaling is not None:
+                out[svc.name] = ServiceFacts(status.desired, svc.autoscaling.max_replicas)
+        return out
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         self._tasks.spawn(coro, name)
@@ -164,6 +239,12 @@ class Runtime:
             await controller.stop()
         await self._fetcher.aclose()
         await self._prober.aclose()
+        if self._metric_source is not None and self._metric_source is not self._embedded_source:
+            await self._metric_source.aclose()
+        if self._embedded_source is not None:
+            await self._embedded_source.aclose()
+        if self.notifications is not None:
+            await self.notifications.aclose()
         if self._store is not None:
             store, self._store = self._store, None
             store.add_event(Event(to_ms(self.clock.now()), EventKind.STOPPED, "scalepilot stopped"))
@@ -174,6 +255,11 @@ class Runtime:
 
     def request_stop(self) -> None:
         self._stop.set()
+
+    @property
+    def alert_sink(self) -> AlertSink | None:
+        """Where the rule engine sends its alerts; None without ``alerting:``."""
+        return self.notifications
 
     def crashed_loops(self) -> list[str]:
         return [*self._tasks.crashed(), *(n for c in self.controllers.values() for n in c.crashed())]
@@ -240,6 +326,12 @@ class Runtime:
                 }
             )
         store_stats = asdict(self._store.stats()) if self._store is not None else None
+        source: dict[str, Any] | None = None
+        if self._metric_source is not None:
+            source = self._metric_source.status()
+            for key in ("since", "last_success", "last_failure"):
+                if f"{key}_ms" in source:
+                    source[key] = _iso(source[f"{key}_ms"])
         return {
             "version": __version__,
             "started_at": _iso(to_ms(self.started_at)) if self.started_at else None,
@@ -250,6 +342,9 @@ class Runtime:
             "probes": probes,
             "services": [c.describe() for c in self.controllers.values()],
             "store": store_stats,
+            "metrics_source": source,
+            "notifications": self.notifications.status() if self.notifications is not None else None,
+            "rules": self.rules.status() if self.rules is not None else None,
         }
 
 

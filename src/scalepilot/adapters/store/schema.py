@@ -24,6 +24,8 @@ Tables:
 ``state``         small JSON documents by key that other parts of scalepilot keep across
                   restarts (the replicas a local target started, paused autoscalers...).
                   Written at once, in their own transaction, like events.
+``outbox``        notifications stored before they are sent (:mod:`.outbox`), with their
+                  delivery state, attempts and next attempt time.
 
 WAL mode lets the CLI read while the server writes; ``synchronous=FULL`` makes each flush
 an fsync'ed commit, which is what "durable after the next flush" promises (one fsync a
@@ -43,7 +45,7 @@ from pathlib import Path
 from scalepilot.adapters.store.errors import StoreLocked, StoreVersionError, wrap_sqlite
 from scalepilot.domain.store import StoreError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DB_NAME = "store.db"
 LOCK_NAME = "store.lock"
 
@@ -120,6 +122,24 @@ CREATE TABLE state (
     updated_ms INTEGER NOT NULL,
     value      TEXT NOT NULL
 ) WITHOUT ROWID;
+""",
+    3: """
+CREATE TABLE IF NOT EXISTS outbox (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    id          TEXT NOT NULL UNIQUE,
+    receiver    TEXT NOT NULL,
+    integration TEXT NOT NULL,
+    group_key   TEXT NOT NULL,
+    created_ms  INTEGER NOT NULL,
+    payload     TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    attempts    INTEGER NOT NULL,
+    next_ms     INTEGER NOT NULL,
+    updated_ms  INTEGER NOT NULL,
+    last_error  TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, next_ms);
+CREATE INDEX IF NOT EXISTS outbox_by_group ON outbox (receiver, integration, group_key, state);
 """,
 }
 

@@ -36,7 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from scalepilot.adapters.store import codec, records, replay
+from scalepilot.adapters.store import codec, outbox, records, replay
+from scalepilot.adapters.store.chunkcache import ChunkCache
 from scalepilot.adapters.store.database import Database, clamp_int64
 from scalepilot.adapters.store.errors import (
     StoreClosed,
@@ -71,7 +72,7 @@ from scalepilot.domain.samples import (
     RollupData,
     SeriesData,
 )
-from scalepilot.domain.store import ConfigRevision, StoreError, StoreStats
+from scalepilot.domain.store import ConfigRevision, OutboxItem, OutboxState, StoreError, StoreStats
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,7 @@ class SQLiteStore:
         self._next_seq = 1
         self._data_version: int | None = None
         self._closed = False
+        self._chunks = ChunkCache()
         self._maintainer = Maintainer(
             db=db,
             mem=self._mem,
@@ -372,7 +374,7 @@ class SQLiteStore:
             "SELECT data FROM chunks WHERE series_id = ? AND t_min >= ? AND t_min <= ? AND t_max >= ? ORDER BY t_min",
             (sid, clamp_int64(start_ms - self._mem.max_span_ms), end_ms, start_ms),
         ).fetchall()
-        return [codec.decode_chunk(r[0]) for r in rows]
+        return [self._chunks.decode(r[0]) for r in rows]
 
     def _raw(
         self,
@@ -565,6 +567,54 @@ class SQLiteStore:
         """Newest first."""
         with self._reading("reading config revisions") as conn:
             return records.query_config_revisions(conn, limit)
+
+    # --- notification outbox (see :mod:`.outbox`) --------------------------------------------------
+    def outbox_add(self, items: Sequence[OutboxItem]) -> int:
+        """Store new notifications, durable on return; an id already stored is ignored."""
+        self._check_writable()
+        if not items:
+            return 0
+        with self._db.write_lock, self._db.writing("adding notifications to the outbox") as conn:
+            return outbox.add(conn, items)
+
+    def outbox_claim(
+        self, now_ms: int, limit: int, lease_ms: int, skip: Sequence[tuple[str, str]] = ()
+    ) -> list[OutboxItem]:
+        self._check_writable()
+        with self._db.write_lock, self._db.writing("claiming notifications") as conn:
+            return outbox.claim(conn, now_ms, limit, lease_ms, skip)
+
+    def outbox_retry(self, item_id: str, next_ms: int, error: str, now_ms: int) -> None:
+        self._check_writable()
+        with self._db.write_lock, self._db.writing("scheduling a notification retry") as conn:
+            outbox.retry(conn, item_id, next_ms, error, now_ms)
+
+    def outbox_finish(self, item_id: str, state: OutboxState, now_ms: int, error: str = "") -> None:
+        self._check_writable()
+        with self._db.write_lock, self._db.writing("finishing a notification") as conn:
+            outbox.finish(conn, item_id, state, now_ms, error)
+
+    def outbox_requeue(self, now_ms: int) -> int:
+        self._check_writable()
+        with self._db.write_lock, self._db.writing("requeueing claimed notifications") as conn:
+            return outbox.requeue(conn, now_ms)
+
+    def outbox_items(self, states: Sequence[OutboxState] | None = None, limit: int = 100) -> list[OutboxItem]:
+        with self._reading("reading the outbox") as conn:
+            return outbox.items(conn, states, limit)
+
+    def outbox_counts(self) -> dict[str, int]:
+        with self._reading("counting the outbox") as conn:
+            return outbox.counts(conn)
+
+    def outbox_next_due(self) -> int | None:
+        with self._reading("reading the outbox") as conn:
+            return outbox.next_due(conn)
+
+    def outbox_prune(self, done_before_ms: int, dead_before_ms: int) -> int:
+        self._check_writable()
+        with self._db.write_lock, self._db.writing("pruning the outbox") as conn:
+            return outbox.prune(conn, done_before_ms, dead_before_ms)
 
     # --- housekeeping ----------------------------------------------------------------------------
     def maintain(self, now_ms: int) -> dict[str, Any]:

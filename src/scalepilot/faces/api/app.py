@@ -4,7 +4,8 @@
 me if this fails). ``/ready`` answers 200 only once the config is loaded, the store is
 open and every target has been scraped once (a readiness probe: don't send me work
 before then). ``/metrics`` is scalepilot's own metrics in Prometheus text format, and
-``/status`` the state of every target and probe as JSON.
+``/status`` the state of every target and probe as JSON. ``/api/v1/query`` and the rest
+of Prometheus's HTTP API answer from the embedded store (``prometheus.py``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPEN
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
 from scalepilot import __version__
+from scalepilot.faces.api.alerts import alerts_router
+from scalepilot.faces.api.prometheus import prometheus_router
 from scalepilot.faces.api.services import services_router
 from scalepilot.service.runtime import Runtime
 
@@ -57,4 +60,6 @@ def create_app(runtime: Runtime) -> FastAPI:
         return JSONResponse(body)
 
     app.include_router(services_router(runtime))
+    app.include_router(prometheus_router(runtime))
+    app.include_router(alerts_router(runtime))
     return app

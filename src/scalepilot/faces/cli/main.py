@@ -5,7 +5,18 @@ from __future__ import annotations
 import typer
 
 from scalepilot import __version__
-from scalepilot.faces.cli import config_cmds, demo_cmd, inspect_cmds, metrics_cmds, run_cmd, scale_cmds
+from scalepilot.faces.cli import (
+    alerts_cmd,
+    config_cmds,
+    demo_cmd,
+    import_cmd,
+    inspect_cmds,
+    metrics_cmds,
+    query_cmd,
+    rules_cmd,
+    run_cmd,
+    scale_cmds,
+)
 
 app = typer.Typer(
     name="scalepilot",
@@ -25,10 +36,15 @@ app.command("check-metrics")(metrics_cmds.check_metrics_cmd)
 app.command("targets")(inspect_cmds.targets)
 app.command("series")(inspect_cmds.series)
 app.command("events")(inspect_cmds.events)
+app.command("query")(query_cmd.query_cmd)
+app.command("import")(import_cmd.import_cmd)
 app.command("scale")(scale_cmds.scale)
 app.command("pause")(scale_cmds.pause)
 app.command("resume")(scale_cmds.resume)
 app.command("explain")(scale_cmds.explain)
+app.add_typer(rules_cmd.app, name="rules")
+app.add_typer(alerts_cmd.alerts_app, name="alerts")
+app.add_typer(alerts_cmd.silence_app, name="silence")
 
 
 @app.command()
