@@ -36,7 +36,7 @@ def test_check_valid_and_broken(tmp_path: Path) -> None:
     good.write_text("services:\n  - name: api\n    scrape: {endpoints: [{url: 'http://127.0.0.1:9/metrics'}]}\n")
     res = cli("check", "-c", str(good))
     assert res.returncode == 0, res.stderr
-    assert "valid (1 services, 1 scrape endpoints, 0 probes)" in res.stdout
+    assert "valid (1 services, 1 scrape endpoints, 0 probes, 0 rule files)" in res.stdout
 
     bad = tmp_path / "scalepilot.yaml"
     bad.write_text("scrape:\n  interval: 0s\nservices:\n  - name: api\n    scrapes: {}\n")
@@ -45,6 +45,29 @@ def test_check_valid_and_broken(tmp_path: Path) -> None:
     lines = res.stderr.strip().splitlines()
     assert lines[0] == f"{bad}:2:13 scrape.interval: must be greater than 0s"
     assert lines[1].startswith(f"{bad}:5:5 services[0].scrapes: unknown key; did you mean 'scrape'?")
+
+
+def test_check_and_run_refuse_a_broken_rule_file(tmp_path: Path) -> None:
+    rules = tmp_path / "rules" / "api.yml"
+    rules.parent.mkdir()
+    rules.write_text(
+        "groups:\n  - name: api\n    rules:\n      - alert: Slow\n        expr: rate(x[5m]) >\n"
+        "      - record: ok:rule\n        expr: up\n"
+    )
+    cfg = tmp_path / "scalepilot.yaml"
+    cfg.write_text("rule_files: ['rules/*.yml']\nservices: []\n")
+    res = cli("check", "-c", str(cfg))
+    assert res.returncode == 1
+    assert res.stderr.startswith(f"{rules}:5:"), res.stderr
+    assert "Slow" in res.stderr or "expr" in res.stderr
+    # As Prometheus does: a start with a broken rule file stops before anything runs.
+    res = cli("run", "-c", str(cfg))
+    assert res.returncode == 1 and res.stderr.startswith(f"{rules}:5:"), res.stderr
+
+    rules.write_text("groups:\n  - name: api\n    rules:\n      - record: ok:rule\n        expr: up\n")
+    res = cli("check", "-c", str(cfg))
+    assert res.returncode == 0, res.stderr
+    assert "1 rule files" in res.stdout
 
 
 def test_schema_is_json_schema() -> None:

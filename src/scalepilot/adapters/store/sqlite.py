@@ -46,6 +46,7 @@ from scalepilot.adapters.store.errors import (
     StoreUnavailable,
 )
 from scalepilot.adapters.store.head import HeadSnapshot
+from scalepilot.adapters.store.headindex import HeadIndex
 from scalepilot.adapters.store.index import NO_TIME
 from scalepilot.adapters.store.maintenance import Maintainer
 from scalepilot.adapters.store.merge import clip, group_by_series, merge_newest_wins
@@ -102,6 +103,7 @@ class SQLiteStore:
         self._data_version: int | None = None
         self._closed = False
         self._chunks = ChunkCache()
+        self._head_index = HeadIndex()
         self._maintainer = Maintainer(
             db=db,
             mem=self._mem,
@@ -358,10 +360,9 @@ class SQLiteStore:
         winning."""
         if not ids or snap.ids.size == 0:
             return {}
-        # One series: a plain comparison; many: a lookup table over the id range.
-        mask = snap.ids == ids[0] if len(ids) == 1 else np.isin(snap.ids, np.asarray(ids, dtype=np.int64), kind="table")
-        mask &= (snap.timestamps >= start_ms) & (snap.timestamps <= end_ms)
-        pos = np.flatnonzero(mask)
+        pos = self._head_index.positions(snap, np.asarray(ids, dtype=np.int64))
+        ts = snap.timestamps[pos]
+        pos = pos[(ts >= start_ms) & (ts <= end_ms)]
         if pos.size == 0:
             return {}
         grouped = group_by_series(snap.ids[pos], snap.timestamps[pos], snap.values[pos])

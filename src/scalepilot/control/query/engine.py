@@ -14,6 +14,7 @@ arithmetic, and Prometheus's own error messages.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable
@@ -81,6 +82,11 @@ MAX_POINTS = 11_000
 DEFAULT_SUBQUERY_STEP_MS = 60_000
 
 
+# Rules and dashboards evaluate the same few expressions every cycle; trees are frozen,
+# so one parse can serve every evaluation. Errors are not cached (lru_cache re-raises).
+_parse_cached = functools.lru_cache(maxsize=4096)(parse)
+
+
 class Engine:
     """PromQL over a :class:`SeriesSource`, with Prometheus 3.x semantics."""
 
@@ -97,10 +103,10 @@ class Engine:
 
     def parse(self, expr: str) -> Expr:
         """The syntax tree; ``QueryError(kind="bad_data", column=N)`` if malformed."""
-        return parse(expr)
+        return _parse_cached(expr)
 
     def instant(self, expr: str, at_ms: int) -> QueryResult:
-        tree = parse(expr)
+        tree = _parse_cached(expr)
         grid = Grid(np.array([at_ms], dtype=np.int64), at_ms, at_ms)
         evaluator = _Evaluator(self.source, self.lookback_ms, self.subquery_step_ms)
         node = unwrap_parens(tree)
@@ -127,7 +133,7 @@ class Engine:
                 "exceeded maximum resolution of 11,000 points per timeseries. "
                 "Try decreasing the query resolution (?step=XX)"
             )
-        tree = parse(expr)
+        tree = _parse_cached(expr)
         if tree.type not in (ValueType.SCALAR, ValueType.VECTOR):
             raise QueryError(f'invalid expression type "{tree.type}" for range query, must be Scalar or instant Vector')
         times = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)

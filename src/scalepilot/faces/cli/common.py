@@ -9,6 +9,8 @@ import typer
 from rich.console import Console
 
 from scalepilot.config.loader import ConfigError, LoadedConfig, load
+from scalepilot.config.rules import expand_rule_files
+from scalepilot.service.rule_evaluation import load_rule_groups
 
 console = Console()
 err_console = Console(stderr=True)
@@ -23,13 +25,31 @@ class Output(StrEnum):
     json = "json"
 
 
-def load_or_exit(path: Path) -> LoadedConfig:
+def load_or_exit(path: Path, *, rules: bool = False) -> LoadedConfig:
+    """Load the config or print every problem and exit 1. With ``rules``, the rule
+    files it names must load too: as Prometheus does, a broken rule file stops a start
+    rather than silently leaving alerts out."""
     try:
-        return load(path)
+        loaded = load(path)
     except ConfigError as exc:
         for issue in exc.issues:
-            err_console.print(str(issue), markup=False, highlight=False)
+            err_console.print(str(issue), markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
+    if rules:
+        problems = rule_file_problems(loaded)
+        for problem in problems:
+            err_console.print(problem, markup=False, highlight=False, soft_wrap=True)
+        if problems:
+            raise typer.Exit(1)
+    return loaded
+
+
+def rule_file_problems(loaded: LoadedConfig) -> list[str]:
+    """Every problem of the rule files ``rule_files`` names, as ``file:line:col: reason``."""
+    cfg = loaded.config
+    paths, _warnings = expand_rule_files(list(cfg.rule_files), loaded.base_dir)
+    _groups, issues = load_rule_groups(paths, round(cfg.evaluation_interval * 1000))
+    return [str(issue) for issue in issues]
 
 
 def ago(seconds: float) -> str:

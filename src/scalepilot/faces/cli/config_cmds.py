@@ -8,15 +8,17 @@ from pathlib import Path
 import typer
 
 from scalepilot.config.loader import json_schema
+from scalepilot.config.rules import expand_rule_files
 from scalepilot.faces.cli.common import DEFAULT_CONFIG, console, load_or_exit
 
 
 def check(
     config: Path = typer.Option(DEFAULT_CONFIG, "-c", "--config", help="Config file to check."),
 ) -> None:
-    """Validate a config file and print every error with file:line:column and key path.
+    """Validate a config file and the rule files it names; print every error with
+    file:line:column and key path.
 
-    Exits 0 when the file is valid, 1 otherwise.
+    Exits 0 when everything is valid, 1 otherwise.
 
     [b]Examples[/b]
 
@@ -24,12 +26,14 @@ def check(
 
       scalepilot check -c examples/scalepilot.yaml && echo ok
     """
-    loaded = load_or_exit(config)
+    loaded = load_or_exit(config, rules=True)
     cfg = loaded.config
     endpoints = sum(len(s.scrape.endpoints) for s in cfg.services)
     probes = sum(len(s.probes) for s in cfg.services)
+    rule_files, _ = expand_rule_files(list(cfg.rule_files), loaded.base_dir)
     console.print(
-        f"{config}: valid ({len(cfg.services)} services, {endpoints} scrape endpoints, {probes} probes)",
+        f"{config}: valid ({len(cfg.services)} services, {endpoints} scrape endpoints, {probes} probes, "
+        f"{len(rule_files)} rule files)",
         highlight=False,
     )
 
