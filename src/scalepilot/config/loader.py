@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -20,6 +20,7 @@ from scalepilot.config.models import Config
 from scalepilot.domain.errors import ScalepilotError
 
 PathKey = tuple[str | int, ...]
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,15 +210,23 @@ def validate_data(data: Any, positions: _Positions, file: str) -> tuple[Config |
     if not isinstance(data, dict):
         line, col = positions.values.get((), (1, 1))
         return None, [ConfigIssue(file, line, col, "", "the top level must be a mapping")]
+    return _validate(Config, data, positions, file, ())
+
+
+def _validate(
+    model: type[M], data: Any, positions: _Positions, file: str, prefix: PathKey
+) -> tuple[M | None, list[ConfigIssue]]:
+    """``model`` from ``data`` (found at ``prefix`` of the file), or every issue with its
+    file:line:column."""
     try:
-        return Config.model_validate(data), []
+        return model.model_validate(data), []
     except ValidationError as exc:
         issues = []
         for err in exc.errors():
-            path = _resolve_loc(data, tuple(err["loc"]))
+            path = prefix + _resolve_loc(data, tuple(err["loc"]))
             if err["type"] == "extra_forbidden":
                 line, col = positions.keys.get(path, positions.values.get(path[:-1], (1, 1)))
-                allowed = _allowed_keys(Config, data, path[:-1])
+                allowed = _allowed_keys(model, data, path[len(prefix) : -1])
             elif err["type"] == "missing":
                 line, col = positions.values.get(path[:-1], (1, 1))
                 allowed = []
@@ -230,8 +239,7 @@ def validate_data(data: Any, positions: _Positions, file: str) -> tuple[Config |
         return None, issues
 
 
-def load_text(text: str, file: str = "scalepilot.yaml") -> Config:
-    """Parse and validate config text; raises ConfigError listing every issue."""
+def _compose(text: str, file: str) -> tuple[Any, _Builder]:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -240,8 +248,39 @@ def load_text(text: str, file: str = "scalepilot.yaml") -> Config:
         reason = " ".join(p for p in (exc.context, exc.problem) if p)
         raise ConfigError([ConfigIssue(file, line, col, "", f"invalid YAML: {reason}")]) from exc
     builder = _Builder(file)
-    data = builder.build(node, ()) if node is not None else {}
-    config, issues = validate_data(data, builder.positions, file)
+    data = builder.build(node, ()) if node is not None else None
+    return data, builder
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([ConfigIssue(str(path), 1, 1, "", f"cannot read: {exc.strerror or exc}")]) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError([ConfigIssue(str(path), 1, 1, "", f"not UTF-8 text: {exc.reason}")]) from exc
+
+
+def load_section(path: Path, key: str, model: type[M]) -> M:
+    """The top-level ``key:`` block of a YAML file as ``model`` (a policy file's
+    ``autoscaling:``, say), with errors as precise as scalepilot.yaml's."""
+    file = str(path)
+    data, builder = _compose(_read(path), file)
+    if builder.issues:
+        raise ConfigError(builder.issues)
+    if not isinstance(data, dict) or key not in data:
+        line, col = builder.positions.values.get((), (1, 1))
+        raise ConfigError([ConfigIssue(file, line, col, "", f"expected a mapping with a '{key}:' block")])
+    value, issues = _validate(model, data[key], builder.positions, file, (key,))
+    if issues or value is None:
+        raise ConfigError(issues)
+    return value
+
+
+def load_text(text: str, file: str = "scalepilot.yaml") -> Config:
+    """Parse and validate config text; raises ConfigError listing every issue."""
+    data, builder = _compose(text, file)
+    config, issues = validate_data(data if data is not None else {}, builder.positions, file)
     issues = sorted(builder.issues + issues, key=lambda i: (i.line, i.column))
     if issues or config is None:
         raise ConfigError(issues)
@@ -250,12 +289,7 @@ def load_text(text: str, file: str = "scalepilot.yaml") -> Config:
 
 def load(path: Path) -> LoadedConfig:
     """Read and validate a config file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([ConfigIssue(str(path), 1, 1, "", f"cannot read: {exc.strerror or exc}")]) from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError([ConfigIssue(str(path), 1, 1, "", f"not UTF-8 text: {exc.reason}")]) from exc
+    text = _read(path)
     return LoadedConfig(load_text(text, str(path)), path.resolve(), text)
 
 

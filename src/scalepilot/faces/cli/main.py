@@ -16,6 +16,7 @@ from scalepilot.faces.cli import (
     rules_cmd,
     run_cmd,
     scale_cmds,
+    simulate_cmd,
 )
 
 app = typer.Typer(
@@ -42,6 +43,7 @@ app.command("scale")(scale_cmds.scale)
 app.command("pause")(scale_cmds.pause)
 app.command("resume")(scale_cmds.resume)
 app.command("explain")(scale_cmds.explain)
+app.command("simulate")(simulate_cmd.simulate_cmd)
 app.add_typer(rules_cmd.app, name="rules")
 app.add_typer(alerts_cmd.alerts_app, name="alerts")
 app.add_typer(alerts_cmd.silence_app, name="silence")
