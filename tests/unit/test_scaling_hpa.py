@@ -331,3 +331,23 @@ def test_zero_replicas_without_scale_to_zero_pauses_autoscaling() -> None:
     assert decision.replicas == 0 and not decision.change
     assert after is state
     assert decision.reason.startswith("0 replicas and scale to zero is off")
+
+
+@pytest.mark.parametrize(
+    ("values", "replicas", "expected"),
+    [
+        ({"a": 1.0, "b": 2.0}, {"a": True, "b": True}, (3.0, 2, 0, 0)),
+        ({"a": 1.0, "b": 2.0}, {"a": True, "b": False}, (1.0, 1, 0, 1)),
+        ({"a": 1.0}, {"a": True, "b": True}, (1.0, 1, 1, 0)),  # b has no value
+        ({"a": 1.0, "b": float("nan")}, {"a": True, "b": True}, (1.0, 1, 1, 0)),
+        ({"a": 1.0, "b": float("inf")}, {"a": True, "b": True, "c": False}, (1.0, 1, 1, 1)),
+        ({"a": 1.0, "z": 50.0}, {"a": True}, (1.0, 1, 0, 0)),  # z is not a replica of ours
+        ({}, {}, (0.0, 0, 0, 0)),
+    ],
+)
+def test_gather_sums_ready_values_and_counts_missing_and_unready(
+    values: dict[str, float], replicas: dict[str, bool], expected: tuple[float, int, int, int]
+) -> None:
+    from scalepilot.control.scaling.hpa import gather
+
+    assert gather(values, replicas) == expected

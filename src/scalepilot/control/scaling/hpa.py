@@ -36,6 +36,7 @@ percent before the ratio is taken.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from math import ceil
 
@@ -107,20 +108,20 @@ def gather(values: Mapping[str, float], replicas: Mapping[str, bool]) -> tuple[f
     """Over ``replicas``: the sum and count of the ready ones' values, how many ready
     ones have no value (absent or NaN), how many are not ready. Values of replicas not
     in ``replicas`` are ignored."""
-    total = 0.0
-    count = missing = unready = 0
+    # Comprehensions and sum() rather than one loop: the simulator calls this 172,800
+    # times for a month at the HPA's 15 s sync, with dozens of replicas each time.
     get = values.get
-    for rid, is_ready in replicas.items():
-        if not is_ready:
-            unready += 1
-            continue
-        v = get(rid)
-        if v is None or v - v != 0:
-            missing += 1
-            continue
-        total += v
-        count += 1
-    return total, count, missing, unready
+    ready = [get(rid) for rid, is_ready in replicas.items() if is_ready]
+    unready = len(replicas) - len(ready)
+    total: float
+    try:
+        total = sum(ready)  # type: ignore[arg-type]  # a None raises: the slow path below
+    except TypeError:
+        total = math.nan
+    if total - total == 0:  # every value present and finite: the usual case
+        return total, len(ready), 0, unready
+    present = [v for v in ready if v is not None and v - v == 0]
+    return sum(present), len(present), len(ready) - len(present), unready
 
 
 def _per_replica(
