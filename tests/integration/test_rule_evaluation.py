@@ -108,10 +108,13 @@ def test_rules_run_inside_scalepilot_and_survive_a_restart(tmp_path: Path, expor
     base = f"http://127.0.0.1:{server_port}"
     proc = run(config, base)
     try:
-        recorded = wait_for(
-            lambda: query(base, 'service:up:sum{service="demo"}') or None, timeout=15, what="the recorded series"
-        )
-        assert float(recorded[0]["value"][1]) == 1.0  # healthy up, error down
+        # Healthy up, error down: 1 once both targets have been scraped (until then the
+        # rule may have seen only one of them).
+        def recorded() -> list[dict[str, Any]] | None:
+            found = query(base, 'service:up:sum{service="demo"}')
+            return found if found and float(found[0]["value"][1]) == 1.0 else None
+
+        wait_for(recorded, timeout=15, what="the recorded series at 1")
 
         firing = wait_for(
             lambda: query(base, 'ALERTS{alertname="DemoUp", alertstate="firing"}') or None,

@@ -270,3 +270,32 @@ def test_recording_rule_limit_and_duplicates_fail_the_rule_only() -> None:
     assert ev.active[1] == {}
     out = ev.evaluate(MIN, Steps({MIN: [sample(1, i="a")]}), lambda s, t: None)
     assert out.failures == 0 and [s.health for s in ev.status.values()] == ["ok", "ok"]
+
+
+def test_reload_keeps_the_state_of_rules_that_stay_and_stales_the_removed_ones() -> None:
+    import dataclasses
+
+    kept = rule(for_ms=10 * MIN)
+    removed = dataclasses.replace(rule(), name="Gone")
+    ev = GroupEvaluator(RuleGroup("g", "f.yml", MIN, (removed, kept)))
+    q = Steps({t * MIN: [sample()] for t in range(20)})
+    for t in range(5):
+        ev.evaluate(t * MIN, q, lambda s, t: None)
+    (pending,) = ev.active[1].values()
+    assert pending.state is AlertState.PENDING and pending.active_at_ms == 0
+
+    # The reloaded group: the kept rule moved, a new one joined, one was removed.
+    added = dataclasses.replace(rule(), name="New")
+    after = GroupEvaluator(RuleGroup("g", "f.yml", MIN, (added, kept)))
+    left = after.copy_state(ev)
+    assert left == {0}
+    stale = ev.stale_series(left)
+    assert stale and all(v != v for _, v in stale)  # NaN stale markers for "Gone"'s series
+    assert {dict(labels)["alertname"] for labels, _ in stale} == {"Gone"}
+    # The `for` timer carries on from 0: the alert fires at 10m, not 10m after the reload.
+    sent = []
+    for t in range(5, 11):
+        sent += after.evaluate(t * MIN, q, lambda s, t: None).to_send
+    high = [a.starts_at_ms for a in sent if ("alertname", "High") in a.labels]
+    assert high == [10 * MIN]
+    assert after.active[0] and all(a.active_at_ms == 5 * MIN for a in after.active[0].values())

@@ -82,6 +82,12 @@ class Tasks:
     def crashed(self) -> list[str]:
         return [t.get_name() for t in self._tasks if t.done() and not t.cancelled() and t.exception()]
 
+    async def drain(self) -> None:
+        """Wait for every task to end by itself (their stop event is set), then forget
+        them; crashes were reported as they happened."""
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+
     async def stop(self) -> None:
         self._stopping = True
         for task in self._tasks:

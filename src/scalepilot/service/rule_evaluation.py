@@ -47,7 +47,7 @@ from scalepilot.domain.clock import Clock, to_ms
 from scalepilot.domain.events import EventKind
 from scalepilot.domain.labels import make_labels
 from scalepilot.domain.store import Store
-from scalepilot.service.loops import run_loop
+from scalepilot.service.loops import Tasks, run_loop
 from scalepilot.service.selfmetrics import SelfMetrics
 
 log = logging.getLogger(__name__)
@@ -138,6 +138,16 @@ class RuleMetrics:
         self.samples = Gauge(
             "scalepilot_rule_group_last_samples", "Samples the group's last cycle wrote.", group, registry=r
         )
+        self.reload_success = Gauge(
+            "scalepilot_rules_last_reload_successful",
+            "Whether the last load or reload of the rule files succeeded (1) or was refused (0).",
+            registry=r,
+        )
+        self.reload_time = Gauge(
+            "scalepilot_rules_last_reload_success_timestamp_seconds",
+            "When the rule files were last loaded successfully.",
+            registry=r,
+        )
 
 
 # --- the loop ---------------------------------------------------------------------------------
@@ -178,42 +188,127 @@ class RuleEvaluation:
         self.warnings: list[str] = []
         self._pending: dict[str, list[Alert]] = {}
         self._last_slot: dict[str, int] = {}
+        self._stop: asyncio.Event | None = None
+        self._generation: asyncio.Event | None = None
+        self._tasks: Tasks | None = None
+        self._reload_lock = asyncio.Lock()
 
     # --- setup ------------------------------------------------------------------------
     def load(self) -> None:
         """Load rule files and the built-in pack and restore saved state. Problems in
         users' files are logged and those rules skipped (``scalepilot check`` and
-        ``scalepilot rules check`` refuse them before a start)."""
-        cfg = self.cfg
-        interval_ms = round(cfg.evaluation_interval * 1000)
-        paths, self.warnings = expand_rule_files(list(cfg.rule_files), self.base_dir)
+        ``scalepilot run`` refuse them before a start)."""
+        groups, self.issues, self.warnings = self._read_groups()
         for w in self.warnings:
             log.warning("%s", w)
-        groups, self.issues = load_rule_groups(paths, interval_ms)
         for issue in self.issues:
             log.error("rule file: %s", issue)
-        groups.extend(builtin_groups(cfg, interval_ms))
-        ar = cfg.alert_rules
         now_ms = to_ms(self.clock.now())
         for g in groups:
-            ev = GroupEvaluator(
-                g,
-                external_labels=ar.external_labels,
-                external_url=self.external_url,
-                resend_delay_ms=round(ar.resend_delay * 1000),
-                for_grace_period_ms=round(ar.for_grace_period * 1000),
-            )
+            ev = self._evaluator(g)
             saved = self.store.get_state(STATE_PREFIX + g.key)
             if saved is not None:
                 restored = ev.restore(saved, now_ms)
                 if restored:
                     log.info("rule group %s: restored %d alerts", g.key, restored)
             self.evaluators.append(ev)
+        self._set_group_metrics()
+        self.metrics.reload_success.set(1)
+        self.metrics.reload_time.set(now_ms / 1000)
+
+    def _read_groups(self) -> tuple[list[RuleGroup], list[RuleIssue], list[str]]:
+        cfg = self.cfg
+        interval_ms = round(cfg.evaluation_interval * 1000)
+        paths, warnings = expand_rule_files(list(cfg.rule_files), self.base_dir)
+        groups, issues = load_rule_groups(paths, interval_ms)
+        groups.extend(builtin_groups(cfg, interval_ms))
+        return groups, issues, warnings
+
+    def _evaluator(self, g: RuleGroup) -> GroupEvaluator:
+        ar = self.cfg.alert_rules
+        return GroupEvaluator(
+            g,
+            external_labels=ar.external_labels,
+            external_url=self.external_url,
+            resend_delay_ms=round(ar.resend_delay * 1000),
+            for_grace_period_ms=round(ar.for_grace_period * 1000),
+        )
+
+    def _set_group_metrics(self) -> None:
+        for metric in (self.metrics.interval, self.metrics.rules):
+            metric.clear()
+        for ev in self.evaluators:
+            g = ev.group
             self.metrics.interval.labels(g.key).set(g.interval_ms / 1000)
             self.metrics.rules.labels(g.key).set(len(g.rules))
 
-    def spawn(self, spawn: Callable[[Any, str], None], stop: asyncio.Event) -> None:
-        """One loop per group, through the runtime's task spawner."""
+    # --- reload -------------------------------------------------------------------------
+    async def reload(self) -> list[RuleIssue]:
+        """Re-read the rule files (``SIGHUP``, ``POST /-/reload``), as Prometheus does:
+        if any file has a problem nothing changes and the problems are returned; else
+        the group loops restart on the new groups, rules that stayed keep their state
+        (pending timers, firing alerts, their last send), and the series of removed
+        rules get stale markers at once."""
+        async with self._reload_lock:
+            groups, issues, warnings = await asyncio.to_thread(self._read_groups)
+            for w in warnings:
+                log.warning("%s", w)
+            if issues:
+                for issue in issues:
+                    log.error("rule reload refused: %s", issue)
+                self.metrics.reload_success.set(0)
+                return issues
+            await self._stop_loops()  # lets a cycle in progress finish first
+            old = {ev.group.key: ev for ev in self.evaluators}
+            evaluators = []
+            stale = []
+            for g in groups:
+                ev = self._evaluator(g)
+                previous = old.pop(g.key, None)
+                if previous is not None:
+                    stale += previous.stale_series(ev.copy_state(previous))
+                evaluators.append(ev)
+            for gone in old.values():
+                stale += gone.stale_series()
+                self.store.delete_state(STATE_PREFIX + gone.group.key)
+                self._pending.pop(gone.group.key, None)
+            now_ms = to_ms(self.clock.now())
+            self._write(stale, now_ms)
+            self.evaluators = evaluators
+            self.issues, self.warnings = [], warnings
+            self._set_group_metrics()
+            self.metrics.reload_success.set(1)
+            self.metrics.reload_time.set(now_ms / 1000)
+            log.info(
+                "rules reloaded: %d groups, %d rules", len(evaluators), sum(len(e.group.rules) for e in evaluators)
+            )
+            if self._stop is not None and not self._stop.is_set():
+                self._start_loops()
+            return []
+
+    def start(self, stop: asyncio.Event, on_crash: Callable[[str, BaseException], None]) -> None:
+        """One loop per group until ``stop`` is set (or a reload replaces them)."""
+        self._stop = stop
+        self._tasks = Tasks(on_crash)
+        self._start_loops()
+
+    def _start_loops(self) -> None:
+        assert self._stop is not None and self._tasks is not None
+        # The loops of this generation stop on the runtime's stop or on a reload.
+        generation = asyncio.Event()
+        self._generation = generation
+        stop = self._stop
+
+        async def follow_stop() -> None:
+            waiters = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(generation.wait())}
+            try:
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for w in waiters:
+                    w.cancel()
+            generation.set()
+
+        self._tasks.spawn(follow_stop(), "rules stop")
         for ev in self.evaluators:
             g = ev.group
 
@@ -226,10 +321,23 @@ class RuleEvaluation:
                 clock=self.clock,
                 interval_s=g.interval_ms / 1000,
                 offset_s=g.offset_ms / 1000,
-                stop=stop,
+                stop=generation,
                 metrics=self.selfmetrics,
             )
-            spawn(loop, f"rules {g.key}")
+            self._tasks.spawn(loop, f"rules {g.key}")
+
+    async def _stop_loops(self) -> None:
+        if self._tasks is None or self._generation is None:
+            return
+        self._generation.set()
+        await self._tasks.drain()
+
+    async def stop(self) -> None:
+        if self._tasks is not None:
+            await self._tasks.stop()
+
+    def crashed(self) -> list[str]:
+        return self._tasks.crashed() if self._tasks is not None else []
 
     # --- one cycle --------------------------------------------------------------------------
     async def run_cycle(self, ev: GroupEvaluator, now_ms: int) -> GroupOutcome:

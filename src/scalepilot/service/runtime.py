@@ -197,7 +197,7 @@ class Runtime:
         self.started_at = self.clock.now()
         if self.notifications is not None:
             self._spawn(self.notifications.run(self._stop), "notifications")
-        self.rules.spawn(self._spawn, self._stop)
+        self.rules.start(self._stop, self._loop_crashed)
         for loop in self.scrape_loops:
             self._spawn(loop.run(self._stop), f"scrape {loop.target.key}")
         for probe in self.probe_loops:
@@ -235,6 +235,8 @@ class Runtime:
     async def stop(self) -> None:
         self._stop.set()
         await self._tasks.stop()
+        if self.rules is not None:
+            await self.rules.stop()
         for controller in self.controllers.values():
             await controller.stop()
         await self._fetcher.aclose()
@@ -262,7 +264,15 @@ class Runtime:
         return self.notifications
 
     def crashed_loops(self) -> list[str]:
-        return [*self._tasks.crashed(), *(n for c in self.controllers.values() for n in c.crashed())]
+        rules = self.rules.crashed() if self.rules is not None else []
+        return [*self._tasks.crashed(), *rules, *(n for c in self.controllers.values() for n in c.crashed())]
+
+    async def reload_rules(self) -> list[str]:
+        """Re-read the rule files (SIGHUP, ``POST /-/reload``); the problems that made
+        the reload refused, none when it took effect."""
+        if self.rules is None:
+            return ["scalepilot is not running rules"]
+        return [str(issue) for issue in await self.rules.reload()]
 
     def all_scrape_loops(self) -> list[ScrapeLoop]:
         """Configured endpoints and the scrapes of local replicas, which come and go."""

@@ -59,6 +59,23 @@ def create_app(runtime: Runtime) -> FastAPI:
         body: dict[str, Any] = runtime.status()
         return JSONResponse(body)
 
+    @app.post(
+        "/-/reload",
+        tags=["operations"],
+        response_class=PlainTextResponse,
+        responses={422: {"description": "A rule file has a problem; the running rules are kept."}},
+    )
+    async def reload() -> Response:
+        """Re-read the rule files, as Prometheus's ``/-/reload`` (and ``SIGHUP``) do.
+        Refused, with every problem as ``file:line:column``, if any file is broken."""
+        problems = await runtime.reload_rules()
+        if problems:
+            return JSONResponse(
+                {"detail": "rule files not reloaded; the running rules are kept", "problems": problems},
+                status_code=422,
+            )
+        return PlainTextResponse("rules reloaded\n")
+
     app.include_router(services_router(runtime))
     app.include_router(prometheus_router(runtime))
     app.include_router(alerts_router(runtime))

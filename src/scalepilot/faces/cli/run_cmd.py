@@ -74,6 +74,15 @@ async def serve(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, runtime.request_stop)
+    reloads: set[asyncio.Task[list[str]]] = set()
+
+    def reload_rules() -> None:
+        # As Prometheus: SIGHUP re-reads the rule files; a refused reload is logged.
+        task = asyncio.create_task(runtime.reload_rules(), name="reload rules")
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, reload_rules)
     server = _Server(
         uvicorn.Config(
             create_app(runtime), log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=5
@@ -105,10 +114,13 @@ async def serve(
         server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):
             await server_task
+        for task in reloads:
+            task.cancel()
+        await asyncio.gather(*reloads, return_exceptions=True)
         crashed = runtime.crashed_loops()
         await runtime.stop()
         sock.close()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(sig)
     if body is not None and not body.cancelled() and body.exception() is not None:
         raise body.exception()  # type: ignore[misc]

@@ -212,6 +212,34 @@ class GroupEvaluator:
             if rule.name == alertname and a.state is AlertState.FIRING and a.resolved_at_ms is None
         ]
 
+    # --- reload -------------------------------------------------------------------------
+    def copy_state(self, old: GroupEvaluator) -> set[int]:
+        """Take over ``old``'s state for the rules both have (Prometheus's ``CopyState``
+        on reload): matched by name and labels, in order for duplicates, so an alert
+        keeps its ``for`` timer and is not re-sent, and stale markers still follow.
+        Returns the indices of ``old``'s rules that found no match."""
+        by_key: dict[str, list[int]] = {}
+        for j, rule in enumerate(old.group.rules):
+            by_key.setdefault(rule.key, []).append(j)
+        for i, rule in enumerate(self.group.rules):
+            candidates = by_key.get(rule.key)
+            if not candidates:
+                continue
+            j = candidates.pop(0)
+            self.status[i] = old.status[j]
+            self._written[i] = old._written[j]
+            if isinstance(rule, AlertingRule) and isinstance(old.group.rules[j], AlertingRule):
+                self.active[i] = old.active[j]
+        self.last_eval_ms = old.last_eval_ms
+        self.last_duration_s = old.last_duration_s
+        return {j for left in by_key.values() for j in left}
+
+    def stale_series(self, rules: set[int] | None = None) -> list[Sample]:
+        """Stale markers for what ``rules`` (all by default) wrote last: a rule or group
+        removed by a reload stops its series at once, as Prometheus does."""
+        indices = range(len(self.group.rules)) if rules is None else sorted(rules)
+        return [(labels, STALE_NAN) for i in indices for labels in sorted(self._written[i])]
+
     # --- persistence --------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         rules: dict[str, list[dict[str, object]]] = {}
