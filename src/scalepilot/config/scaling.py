@@ -254,6 +254,32 @@ class LatencyMetric(_Metric):
         return TargetType.VALUE
 
 
+def _check_promql(v: str) -> str:
+    """``v`` parsed as PromQL giving an instant vector or a number; a readable error if not."""
+    try:
+        expr = promql_parser.parse(v)
+    except ValueError as exc:
+        raise PydanticCustomError("promql", "invalid PromQL: {e}", {"e": str(exc)}) from None
+    while isinstance(expr, promql_parser.ParenExpr):
+        expr = expr.expr
+    # A reading is a number per series: a range vector or a string cannot be one.
+    kind = (
+        "range vector"
+        if isinstance(expr, promql_parser.MatrixSelector | promql_parser.SubqueryExpr)
+        else "string"
+        if isinstance(expr, promql_parser.StringLiteral)
+        else None
+    )
+    if kind is not None:
+        raise PydanticCustomError(
+            "promql",
+            "the query returns a {k}; it must give an instant vector or a number, "
+            "e.g. sum(rate(jobs_total[1m])) rather than jobs_total[1m]",
+            {"k": kind},
+        )
+    return v
+
+
 class SeriesMetric(_Metric):
     """Any stored series or PromQL expression, e.g. a queue's length."""
 
@@ -278,28 +304,7 @@ class SeriesMetric(_Metric):
     @field_validator("query")
     @classmethod
     def _promql(cls, v: str) -> str:
-        try:
-            expr = promql_parser.parse(v)
-        except ValueError as exc:
-            raise PydanticCustomError("promql", "invalid PromQL: {e}", {"e": str(exc)}) from None
-        while isinstance(expr, promql_parser.ParenExpr):
-            expr = expr.expr
-        # A reading is a number per series: a range vector or a string cannot be one.
-        kind = (
-            "range vector"
-            if isinstance(expr, promql_parser.MatrixSelector | promql_parser.SubqueryExpr)
-            else "string"
-            if isinstance(expr, promql_parser.StringLiteral)
-            else None
-        )
-        if kind is not None:
-            raise PydanticCustomError(
-                "promql",
-                "the query returns a {k}; it must give an instant vector or a number, "
-                "e.g. sum(rate(jobs_total[1m])) rather than jobs_total[1m]",
-                {"k": kind},
-            )
-        return v
+        return _check_promql(v)
 
 
 Metric = Annotated[
@@ -448,6 +453,67 @@ class ScaleToZeroSettings(Model):
     )
 
 
+class PredictiveSettings(Model):
+    """Scale ahead of load on a forecast of the service's request rate (see
+    docs/predictive.md). The forecast can only *raise* the count above what the metrics
+    ask for: scaling in always follows the metrics and their stabilization."""
+
+    enabled: bool = Field(False, description="Use the forecast. Off by default: it needs history and a capacity.")
+    metric: str | None = Field(
+        None,
+        description="PromQL of the service's request rate in requests per second, evaluated over the stored "
+        "history at 1-minute steps. Default: the balancer's sum(rate(scalepilot_lb_requests_total"
+        '{service="NAME"}[1m])), read from the store\'s 1 m / 5 m rollups.',
+    )
+    replica_rps: Rate | None = Field(
+        None,
+        description="Requests per second one replica should carry (its capacity at the target, e.g. 70% of what "
+        "`scalepilot loadtest` measured). Required when enabled: the forecast asks for "
+        "ceil(predicted × safety_factor ÷ replica_rps) replicas.",
+    )
+    horizon: PositiveDuration = Field(
+        180.0,
+        description="How far ahead to provision: the replicas' startup delay (scale action to ready) plus a "
+        "margin. 3m: a 1m startup plus a 2m margin; set it to your startup delay + 2m.",
+    )
+    safety_factor: float = Field(
+        1.1,
+        ge=1.0,
+        le=10.0,
+        description="Multiplies the predicted rate: headroom for forecast error. 1.1: the blend's typical error "
+        "on smooth traffic is a few percent; 10% covers it without paying much.",
+    )
+    max_error: Quantity = Field(
+        0.3,
+        description="Fall back to the metrics alone while the recent forecast error (Σ|forecast − actual| ÷ "
+        "Σ actual over the last hour) is above this fraction. 0.3: beyond it the forecast misleads more than "
+        "it helps.",
+    )
+    min_history: Duration = Field(
+        86_400.0,
+        description="No forecast with less rate history than this (reactive only). 1d: a whole daily season, so "
+        "the seasonal part has one day to look back on.",
+    )
+    seasonality: Literal["auto", "daily", "weekly", "none"] = Field(
+        "auto",
+        description="Seasons the forecast looks back over: auto (daily with a day of history, weekly too with "
+        "two weeks), daily, weekly, or none (recent trend only).",
+    )
+
+    @model_validator(mode="after")
+    def _needs_capacity(self) -> PredictiveSettings:
+        if self.enabled and not self.replica_rps:
+            raise PydanticCustomError(
+                "predictive", "predictive.replica_rps is required (and greater than 0) when predictive is enabled"
+            )
+        return self
+
+    @field_validator("metric")
+    @classmethod
+    def _metric(cls, v: str | None) -> str | None:
+        return None if v is None else _check_promql(v)
+
+
 def _check_step(value: Any) -> int | str:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
         return value
@@ -500,6 +566,10 @@ class AutoscalingSettings(Model):
         default_factory=list, description="Windows that raise the minimum for known peaks."
     )
     scale_to_zero: ScaleToZeroSettings = Field(default_factory=ScaleToZeroSettings)
+    predictive: PredictiveSettings = Field(
+        default_factory=PredictiveSettings,
+        description="Scale ahead of load on a forecast of the request rate; off by default.",
+    )
     interval: PositiveDuration = Field(
         15.0,
         description="Time between two decisions. 15s, the HPA's --horizontal-pod-autoscaler-sync-period; the "

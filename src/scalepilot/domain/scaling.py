@@ -52,6 +52,8 @@ class LimitKind(StrEnum):
     COOLDOWN = "cooldown"
     SCHEDULE = "schedule"
     SCALE_TO_ZERO = "scale_to_zero"
+    PREDICTIVE = "predictive"
+    """The request-rate forecast asked for more replicas than the metrics (predictive)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,29 @@ class MetricReading:
 
 
 @dataclass(frozen=True, slots=True)
+class Forecast:
+    """The service's request rate forecast ``horizon`` ahead, for a predictive policy.
+
+    Made by the caller from the rate's history (``control.forecast``); the engine only
+    turns it into replicas, and only upward."""
+
+    rps: float | None
+    """Predicted requests per second at ``at``; ``None`` when no forecast could be made."""
+    at: float
+    """Unix seconds the prediction is for (decision time + horizon)."""
+    horizon: float
+    """Seconds ahead of the decision."""
+    error: float | None
+    """Recent forecast error: Σ|forecast − actual| ÷ Σ actual over the forecasts whose
+    targets fell in the last hour (0.25 = 25 %); ``None`` until one has been checked."""
+    history: float
+    """Seconds of rate history behind the forecast."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rps": self.rps, "at": self.at, "horizon": self.horizon, "error": self.error, "history": self.history}
+
+
+@dataclass(frozen=True, slots=True)
 class Observation:
     """What the service looks like at decision time."""
 
@@ -84,6 +109,9 @@ class Observation:
     readings: Mapping[str, MetricReading | None]
     """By metric name (``cpu``, ``p95``, a series' name...). A metric absent here or
     mapped to ``None`` has no reading: it is *invalid* for this decision."""
+    forecast: Forecast | None = None
+    """The request-rate forecast, for a policy with ``predictive`` (ignored otherwise);
+    ``None``: no forecast this time, the decision is reactive only."""
 
     @classmethod
     def of(

@@ -29,18 +29,19 @@ from scalepilot.adapters.targets import CommandTarget, LocalTarget
 from scalepilot.config.balancer import BalancerSettings
 from scalepilot.config.models import Config, Service
 from scalepilot.config.targets import HTTPReadiness, LocalTargetSettings
+from scalepilot.control.forecast import ForecastParams, Latest, Seasonality, forecast_latest
 from scalepilot.control.scaling.engine import decide
 from scalepilot.control.scaling.policy import Policy, compile_policy
 from scalepilot.domain.clock import Clock, to_ms
 from scalepilot.domain.events import Event, EventKind
 from scalepilot.domain.labels import make_labels
 from scalepilot.domain.query import MetricSource, QueryError
-from scalepilot.domain.scaling import Decision, MetricReading, Observation, ScalerState
+from scalepilot.domain.scaling import Decision, Forecast, MetricReading, Observation, ScalerState
 from scalepilot.domain.store import Store
 from scalepilot.domain.targets import Replica, ReplicaState, ScaleTarget, TargetError, TargetStatus
 from scalepilot.service.balancing import BalancerRecorder
 from scalepilot.service.loops import Tasks, run_loop
-from scalepilot.service.readings import ReadContext, read_metrics
+from scalepilot.service.readings import HISTORY_STEP_MS, RateHistory, ReadContext, read_metrics
 from scalepilot.service.scraping import ScrapeLoop
 from scalepilot.service.selfmetrics import SelfMetrics
 from scalepilot.service.targets import ScrapeTarget, WatchedProcess
@@ -102,6 +103,11 @@ class ServiceController:
         self.recorder: BalancerRecorder | None = None
         self.policy: Policy | None = compile_policy(service.autoscaling) if service.autoscaling else None
         self.state = ScalerState()
+        predictive = service.autoscaling.predictive if service.autoscaling else None
+        self._history = RateHistory(service.name, predictive.metric) if predictive and predictive.enabled else None
+        """The request rate's history, for a predictive policy's forecast."""
+        self._latest: tuple[tuple[int, int], Latest] | None = None
+        self.last_forecast: Forecast | None = None
         self.last_decision: Decision | None = None
         self.last_status: TargetStatus | None = None
         self._changed = asyncio.Event()
@@ -264,11 +270,28 @@ class ServiceController:
         readings: dict[str, MetricReading | None] = await read_metrics(
             self._store, self._metric_source, self.service.autoscaling.metrics, ctx, problems
         )
+        # In a thread: the first read of a new history spans up to 15 days of samples.
+        forecast = await asyncio.to_thread(self._forecast, now) if self._history is not None else None
+        self.last_forecast = forecast
         if status.replicas:
-            return Observation(status.desired, {r.id: r.state is ReplicaState.READY for r in live}, readings)
-        return Observation.of(
+            return Observation(status.desired, {r.id: r.state is ReplicaState.READY for r in live}, readings, forecast)
+        observation = Observation.of(
             status.desired, readings, ready=status.ready, unready=max(0, status.current - status.ready)
         )
+        return replace(observation, forecast=forecast)
+
+    def _forecast(self, now: float) -> Forecast:
+        """The request rate forecast ``predictive.horizon`` ahead, from the stored
+        history; remade only when a new minute of history is complete."""
+        assert self.service.autoscaling is not None and self._history is not None
+        settings = self.service.autoscaling.predictive
+        rates, first = self._history.update(self._store, to_ms(now))
+        key = (first, rates.size)
+        if self._latest is None or self._latest[0] != key:
+            params = ForecastParams(horizon=settings.horizon, seasonality=Seasonality(settings.seasonality))
+            self._latest = (key, forecast_latest(rates, HISTORY_STEP_MS / 1000, params))
+        latest = self._latest[1]
+        return Forecast(latest.rps, now + settings.horizon, settings.horizon, latest.error, latest.history)
 
     def _resources(self) -> tuple[float | None, int | None]:
         t = self.service.target
@@ -511,6 +534,7 @@ class ServiceController:
                 "last_decision": self.last_decision.to_dict() if self.last_decision else None,
                 "metric_source": self._metric_source.name,
                 "missing_series": dict(self.series_problems),
+                "forecast": self.last_forecast.to_dict() if self.last_forecast else None,
             }
         if self.balancer is not None:
             with contextlib.suppress(BalancerStateError):  # not started yet

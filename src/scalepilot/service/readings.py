@@ -35,6 +35,9 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
+
 from scalepilot.config.scaling import (
     CPUMetric,
     InFlightMetric,
@@ -265,3 +268,83 @@ def _latency(store: Store, q: float, ctx: ReadContext) -> float | None:
     # No request in the window: there is no latency to worry about, which the engine
     # must see as 0 (room to scale down), not as missing data (which would forbid it).
     return 0.0 if math.isnan(value) else value
+
+
+# --- predictive: the request rate's history ---------------------------------------------
+
+HISTORY_STEP_MS = 60_000
+"""The forecast reads the rate per minute: the store's 1 m rollups."""
+HISTORY_KEEP_MS = 15 * 86_400_000
+"""Two weeks (the weekly season) and a day: what the forecast can use; the default raw
+retention (15 d) besides."""
+
+
+class RateHistory:
+    """A service's request rate per minute, read from the store incrementally.
+
+    With no ``query`` (the default), the balancer's ``scalepilot_lb_requests_total``
+    counters are read from the 1 m rollups: a bucket's rate is the increase of each
+    series' last value over the previous bucket's (a drop is a counter reset: the new
+    value counts), summed over the series, ÷ 60 s. With a ``query`` (PromQL giving the
+    rate), it is evaluated over the new minutes at 1 m steps, its samples summed. Each
+    update reads only the minutes completed since the previous one."""
+
+    def __init__(self, service: str, query: str | None, keep_ms: int = HISTORY_KEEP_MS) -> None:
+        self.service = service
+        self.query = query
+        self.keep_ms = keep_ms
+        self._rates: dict[int, float] = {}
+        self._done_ms: int | None = None
+
+    def update(self, store: Store, now_ms: int) -> tuple[npt.NDArray[np.float64], int]:
+        """The rate per complete minute up to ``now_ms`` (oldest first, gaps filled
+        linearly) and the start of its first minute (ms)."""
+        end = now_ms // HISTORY_STEP_MS * HISTORY_STEP_MS  # minutes before this are complete
+        if self._done_ms is None or self._done_ms < end:
+            start = end - self.keep_ms if self._done_ms is None else self._done_ms - HISTORY_STEP_MS
+            if self.query is None:
+                self._read_counters(store, start, end)
+            else:
+                self._read_query(store, start, end)
+            self._done_ms = end
+            floor = end - self.keep_ms
+            for t in [t for t in self._rates if t < floor]:
+                del self._rates[t]
+        if not self._rates:
+            return np.zeros(0), end
+        first = min(self._rates)
+        n = (end - first) // HISTORY_STEP_MS
+        grid = first + HISTORY_STEP_MS * np.arange(n, dtype=np.int64)
+        known = np.array(sorted(self._rates), dtype=np.int64)
+        values = np.array([self._rates[int(t)] for t in known])
+        return np.interp(grid, known, values), first
+
+    def _read_counters(self, store: Store, start: int, end: int) -> None:
+        matchers = [name_matcher("scalepilot_lb_requests_total"), Matcher("service", MatchOp.EQ, self.service)]
+        sums: dict[int, float] = defaultdict(float)
+        for data in store.select_rollup(matchers, start, end - 1, HISTORY_STEP_MS):
+            ts, last = data.timestamps, data.last
+            for j in range(1, len(ts)):
+                t = int(ts[j])
+                if t >= end or t - int(ts[j - 1]) != HISTORY_STEP_MS:
+                    continue
+                increase = float(last[j] - last[j - 1])
+                sums[t] += (increase if increase >= 0 else float(last[j])) / (HISTORY_STEP_MS / 1000)
+        self._rates.update(sums)
+
+    def _read_query(self, store: Store, start: int, end: int) -> None:
+        assert self.query is not None
+        # A rate evaluated at t covers the minute before it: the bucket starting at t - 1m.
+        try:
+            result = Engine(store, lookback_ms=LOOKBACK_MS).range(
+                self.query, start + HISTORY_STEP_MS, end, HISTORY_STEP_MS
+            )
+        except QueryError as exc:
+            log.warning("%s: predictive metric: %s", self.service, exc)
+            return
+        sums: dict[int, float] = defaultdict(float)
+        for series in result.matrix:
+            for t, v in zip(series.timestamps.tolist(), series.values.tolist(), strict=True):
+                if math.isfinite(v):
+                    sums[int(t) - HISTORY_STEP_MS] += v
+        self._rates.update(sums)

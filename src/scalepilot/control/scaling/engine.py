@@ -14,6 +14,9 @@ The steps, in order (each that changes the count is recorded as a ``Limit``):
    straight to the bound, whatever the metrics say (as the HPA).
 5. **Stabilization and rate policies** (mode hpa), then the **min/max clamp**.
 6. **Cooldown** (mode threshold).
+   With ``predictive`` (before step 5): a forecast asking for more than both the
+   metrics' proposal and the current count raises the proposal (limit *predictive*);
+   it never lowers it, so scaling in follows the metrics alone (``predictive.py``).
 7. **Schedule**: an open window's minimum raises the count.
 8. **Scale to zero**: after ``scale_to_zero.cooldown`` of idleness, from the floor
    (``min_replicas``), 0. At 0 replicas, the service wakes when a metric passes its
@@ -30,6 +33,7 @@ from scalepilot.config.durations import format_duration
 from scalepilot.control.scaling.behavior import scale_down_limit, scale_up_limit, stabilize, trim
 from scalepilot.control.scaling.hpa import OK, TOLERANCE, hpa_outcome
 from scalepilot.control.scaling.policy import Mode, Policy, RatePolicy
+from scalepilot.control.scaling.predictive import raise_on_forecast
 from scalepilot.control.scaling.reasons import chain, explain, n_replicas, percent, quantity
 from scalepilot.control.scaling.schedules import Schedule, scheduled_minimum
 from scalepilot.control.scaling.thresholds import step_size, threshold_outcome
@@ -93,7 +97,7 @@ def decide(policy: Policy, state: ScalerState, observation: Observation, now: fl
             limits.append(Limit(kind, current, final, f"{bound}_replicas {final}"))
             text = f"{n_replicas(current)} {word} {bound}_replicas {final}: {current} → {final}"
         else:
-            final, raw, driver, recs = _normal(policy, state, metrics, recs, current, now, limits)
+            final, raw, driver, recs, note = _normal(policy, state, metrics, recs, current, now, limits, observation)
             text = ""
         if smin > final and sched is not None:
             limits.append(Limit(LimitKind.SCHEDULE, final, smin, f"schedule {sched.name}"))
@@ -107,6 +111,8 @@ def decide(policy: Policy, state: ScalerState, observation: Observation, now: fl
             reason = f"{text}, {chain(limits[1:], current)}" if len(limits) > 1 else text
         else:
             reason = explain(driver, current, raw, limits, tol_up, tol_down)
+            if note:
+                reason = f"{reason}; {note}"
 
     if final != current:
         change = final - current
@@ -133,8 +139,10 @@ def _normal(
     current: int,
     now: float,
     limits: list[Limit],
-) -> tuple[int, int, MetricOutcome | None, tuple[tuple[float, int], ...]]:
-    """Steps 2-6 for a count within [min, max]: (final, raw, driver, recommendations)."""
+    observation: Observation,
+) -> tuple[int, int, MetricOutcome | None, tuple[tuple[float, int], ...], str]:
+    """Steps 2-6 for a count within [min, max]: (final, raw, driver, recommendations,
+    a note when a predictive policy could not use its forecast)."""
     driver = raw_driver = first_invalid = None
     proposal = raw = -1
     for m in metrics:
@@ -151,7 +159,7 @@ def _normal(
     if not metrics:
         proposal = raw = policy.min_replicas
     elif driver is None:
-        return current, current, first_invalid, recs
+        return current, current, first_invalid, recs, ""
     elif raw != proposal and raw_driver is not None:
         why = raw_driver if raw_driver.status != OK else driver
         if why.status == TOLERANCE:
@@ -163,7 +171,10 @@ def _normal(
     if first_invalid is not None and proposal < current:
         detail = f"the unreadable-metric rule: {first_invalid.name} {first_invalid.note}"
         limits.append(Limit(LimitKind.INVALID, proposal, current, detail))
-        return current, raw, driver, recs
+        return current, raw, driver, recs, ""
+    note = ""
+    if policy.predictive is not None:
+        proposal, note = raise_on_forecast(policy.predictive, observation.forecast, proposal, current, limits)
 
     mx, mn = policy.max_replicas, policy.min_replicas
     if policy.mode is Mode.HPA:
@@ -194,7 +205,7 @@ def _normal(
             elif desired < lim:
                 limits.append(Limit(LimitKind.RATE, desired, lim, _rate_detail(rate, up=False)))
                 final = lim
-        return final, raw, driver, recs
+        return final, raw, driver, recs, note
 
     final = proposal
     if final > mx:
@@ -213,7 +224,7 @@ def _normal(
             detail = f"scale-{word} cooldown {format_duration(cooldown)} ({format_duration(left)} left)"
             limits.append(Limit(LimitKind.COOLDOWN, final, current, detail))
             final = current
-    return final, raw, driver, recs
+    return final, raw, driver, recs, note
 
 
 def _rate_detail(rate: RatePolicy | None, *, up: bool) -> str:

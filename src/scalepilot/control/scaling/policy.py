@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from scalepilot.config.scaling import AutoscalingSettings, HPAScalingRules
+from scalepilot.control.scaling.predictive import PredictiveSpec
 from scalepilot.control.scaling.schedules import Schedule
 from scalepilot.domain.scaling import TargetType
 
@@ -92,6 +93,8 @@ class Policy:
     """How long recommendations are kept: the longest stabilization window."""
     event_history: float
     """How long scale events are kept: the longest policy period."""
+    predictive: PredictiveSpec | None = None
+    """``autoscaling.predictive`` when enabled: the forecast may raise the proposal."""
 
 
 _UP_DEFAULT = (RatePolicy(False, 4, 15.0), RatePolicy(True, 100, 15.0))
@@ -161,4 +164,12 @@ def compile_policy(settings: AutoscalingSettings) -> Policy:
         zero_cooldown=settings.scale_to_zero.cooldown,
         history=max(up.window, down.window) if hpa else 0.0,
         event_history=max((p.period for p in (*up.policies, *down.policies)), default=0.0) if hpa else 0.0,
+        predictive=_predictive(settings),
     )
+
+
+def _predictive(settings: AutoscalingSettings) -> PredictiveSpec | None:
+    p = settings.predictive
+    if not p.enabled or p.replica_rps is None:
+        return None
+    return PredictiveSpec(p.replica_rps, p.safety_factor, p.max_error, p.min_history, p.horizon)

@@ -18,6 +18,11 @@ for ``hpa`` is what ``scalepilot run`` would do with that section:
     HPA's default behavior, whose 300 s scale-down stabilization is the cool-down
     before scaling in. With ``min_replicas`` 0 we enable scale to zero with a 300 s
     cooldown, which is KEDA's ``cooldownPeriod`` exactly.
+``predictive``
+    ``hpa`` plus an ``autoscaling.predictive`` block: the request-rate forecast
+    (``control.forecast``) made from the trace's past only, ``horizon`` = the startup
+    delay + 2 m, ``replica_rps`` = a replica's capacity (the forecast's headroom is
+    its ``safety_factor``; the metrics keep the 70 % target), ``PREDICTIVE`` otherwise.
 ``static``
     No policy: the replicas the trace's peak needs, all the time (``oracle.static``).
 """
@@ -31,15 +36,28 @@ from scalepilot.config.scaling import AutoscalingSettings
 TARGET_UTILIZATION = 70.0
 """Percent of a replica's capacity both reactive baselines aim at."""
 
-REACTIVE = ("hpa", "keda")
-ALL = ("hpa", "keda", "static")
+HORIZON_MARGIN = 120.0
+"""Seconds the predictive baseline looks ahead beyond the startup delay."""
+PREDICTIVE: dict[str, Any] = {"safety_factor": 1.1, "max_error": 0.3, "min_history": 7200, "seasonality": "auto"}
+"""The predictive baseline's block besides its capacity and horizon: the config's
+defaults, except ``min_history`` 2 h (the hourly season plus its level window, the
+least the model uses) instead of 1 d, so a one-day trace is not reactive throughout."""
+
+REACTIVE = ("hpa", "keda", "predictive")
+"""Baselines the engine runs (``static`` needs no simulation)."""
+DEFAULT = ("hpa", "keda", "static")
+"""What ``--compare`` runs when not given."""
+ALL = ("hpa", "keda", "static", "predictive")
 
 
-def baseline(name: str, *, replica_rps: float, min_replicas: int, max_replicas: int) -> AutoscalingSettings:
-    """The ``autoscaling:`` settings of the reactive baseline ``name``."""
+def baseline(
+    name: str, *, replica_rps: float, min_replicas: int, max_replicas: int, startup_delay: float = 60.0
+) -> AutoscalingSettings:
+    """The ``autoscaling:`` settings of the baseline ``name`` (``startup_delay`` sets
+    the predictive baseline's horizon)."""
     floor = max(1, min_replicas)
     data: dict[str, Any]
-    if name == "hpa":
+    if name in ("hpa", "predictive"):
         data = {
             "min_replicas": floor,
             "max_replicas": max_replicas,
@@ -47,6 +65,12 @@ def baseline(name: str, *, replica_rps: float, min_replicas: int, max_replicas: 
             "window": 60,
             "metrics": [{"type": "cpu", "target": TARGET_UTILIZATION}],
         }
+        if name == "predictive":
+            data["predictive"] = PREDICTIVE | {
+                "enabled": True,
+                "replica_rps": replica_rps,
+                "horizon": startup_delay + HORIZON_MARGIN,
+            }
     elif name == "keda":
         data = {
             "min_replicas": min_replicas,

@@ -23,6 +23,11 @@ per-replica rate (the service total at zero replicas, as the live balancer reads
 ``sum(rate(requests_total[1m]))``). Memory, in-flight and latency metrics have no model
 here yet and are refused.
 
+A policy with ``predictive`` also gets a request-rate forecast in each observation: the
+forecast made at the start of the current step from the steps before it only
+(``control.forecast.forecast_series``, computed once per run), as the live loop makes it
+from the complete minutes in the store.
+
 Time advances in ticks of the greatest common divisor of the step, the decision interval
 and the scrape interval (15 s by default), so every event falls on a tick. Nothing is
 random: the same trace and settings give the same numbers.
@@ -38,12 +43,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from scalepilot.config.scaling import AutoscalingSettings
+from scalepilot.control.forecast import ForecastParams, Seasonality, forecast_series
 from scalepilot.control.scaling import compile_policy, decide
 from scalepilot.control.scaling.policy import MetricSpec
 from scalepilot.control.simulation.model import Report, Run, ServiceModel
 from scalepilot.control.simulation.oracle import needed_replicas
 from scalepilot.control.simulation.trace import Trace
-from scalepilot.domain.scaling import MetricReading, Observation, ScalerState, TargetType
+from scalepilot.domain.scaling import Forecast, MetricReading, Observation, ScalerState, TargetType
 
 Progress = Callable[[int, int], None]
 """Called with (steps done, steps in all) now and then during a run."""
@@ -94,6 +100,17 @@ def _mean(buf: deque[float | None]) -> float | None:
     return total / n if n else None
 
 
+def _forecasts(settings: AutoscalingSettings, load: np.ndarray, step_s: int) -> tuple[list[float], list[float]] | None:
+    """For a predictive policy, the forecast made at the start of each step from the
+    steps before it only (prediction, recent error), computed once for the whole run."""
+    p = settings.predictive
+    if not p.enabled:
+        return None
+    params = ForecastParams(horizon=p.horizon, seasonality=Seasonality(p.seasonality))
+    series = forecast_series(load, float(step_s), params)
+    return series.predicted.tolist(), series.error.tolist()
+
+
 def simulate(
     name: str,
     settings: AutoscalingSettings,
@@ -124,6 +141,9 @@ def simulate(
     load = trace.rps
     n_steps = load.size
     t0 = trace.start
+
+    forecast_at = _forecasts(settings, load, step_s)
+    horizon = settings.predictive.horizon
 
     if initial is None:
         initial = int(needed_replicas(load[:1], cap)[0])
@@ -190,7 +210,17 @@ def simulate(
                     if source == _CPU:
                         value *= 100.0
                     readings[metric] = MetricReading(per_replica=dict.fromkeys(ready_ids[ready], value))
-                observation = Observation(spec, replicas, readings)
+                forecast = None
+                if forecast_at is not None:
+                    rps, err = forecast_at[0][s], forecast_at[1][s]
+                    forecast = Forecast(
+                        None if math.isnan(rps) else float(rps),
+                        now + horizon,
+                        horizon,
+                        None if math.isnan(err) else float(err),
+                        float(s * step_s),
+                    )
+                observation = Observation(spec, replicas, readings, forecast)
                 decision, state = decide(policy, state, observation, now)
                 new = decision.replicas
                 if record is not None:

@@ -24,7 +24,7 @@ from scalepilot.config.durations import parse_duration
 from scalepilot.config.loader import ConfigError
 from scalepilot.config.scaling import AutoscalingSettings
 from scalepilot.control.simulation import Run, ServiceModel, Trace, UnsupportedPolicy, oracle, simulate, static
-from scalepilot.control.simulation.baselines import ALL, REACTIVE, baseline
+from scalepilot.control.simulation.baselines import ALL, DEFAULT, REACTIVE, baseline
 from scalepilot.control.simulation.plot import render_html
 from scalepilot.control.simulation.trace import TraceValueError
 from scalepilot.faces.cli.common import Output, console, err_console
@@ -57,7 +57,7 @@ def simulate_cmd(
     max_replicas: int = typer.Option(100, "--max", help="Most replicas."),
     cost: float = typer.Option(1.0, "--cost-per-replica-hour", help="Cost of one replica for an hour."),
     compare: str = typer.Option(
-        ",".join(ALL), "--compare", help=f"Baselines to run, comma-separated: {', '.join(ALL)}; '' for none."
+        ",".join(DEFAULT), "--compare", help=f"Baselines to run, comma-separated: {', '.join(ALL)}; '' for none."
     ),
     policies: list[Path] = typer.Option(
         [], "--policy", help="YAML file with an autoscaling: block (repeatable); named by its file name."
@@ -118,7 +118,16 @@ def simulate_cmd(
     for name in names:
         if name in REACTIVE:
             runs_wanted.append(
-                (name, baseline(name, replica_rps=replica_rps, min_replicas=min_replicas, max_replicas=max_replicas))
+                (
+                    name,
+                    baseline(
+                        name,
+                        replica_rps=replica_rps,
+                        min_replicas=min_replicas,
+                        max_replicas=max_replicas,
+                        startup_delay=delay,
+                    ),
+                )
             )
     for path in policies:
         try:
