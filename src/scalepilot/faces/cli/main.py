@@ -13,6 +13,7 @@ from scalepilot.faces.cli import (
     inspect_cmds,
     metrics_cmds,
     query_cmd,
+    recommend_cmd,
     rules_cmd,
     run_cmd,
     scale_cmds,
@@ -44,6 +45,7 @@ app.command("pause")(scale_cmds.pause)
 app.command("resume")(scale_cmds.resume)
 app.command("explain")(scale_cmds.explain)
 app.command("simulate")(simulate_cmd.simulate_cmd)
+app.command("recommend")(recommend_cmd.recommend_cmd)
 app.add_typer(rules_cmd.app, name="rules")
 app.add_typer(alerts_cmd.alerts_app, name="alerts")
 app.add_typer(alerts_cmd.silence_app, name="silence")
