@@ -11,6 +11,7 @@ from scalepilot.faces.cli import (
     demo_cmd,
     import_cmd,
     inspect_cmds,
+    loadtest_cmd,
     metrics_cmds,
     query_cmd,
     recommend_cmd,
@@ -45,6 +46,7 @@ app.command("pause")(scale_cmds.pause)
 app.command("resume")(scale_cmds.resume)
 app.command("explain")(scale_cmds.explain)
 app.command("simulate")(simulate_cmd.simulate_cmd)
+app.command("loadtest")(loadtest_cmd.loadtest_cmd)
 app.command("recommend")(recommend_cmd.recommend_cmd)
 app.add_typer(rules_cmd.app, name="rules")
 app.add_typer(alerts_cmd.alerts_app, name="alerts")
