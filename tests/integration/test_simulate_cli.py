@@ -114,3 +114,54 @@ def test_help_has_examples() -> None:
     assert res.returncode == 0
     assert "Examples" in res.stdout
     assert "--trace-format" in res.stdout
+
+
+def test_a_loadtest_capacity_model_supplies_capacity_startup_and_cost(trace: Path, tmp_path: Path) -> None:
+    from scalepilot.control.capacity import CapacityModel
+    from scalepilot.service.loadtest import write_capacity_model
+
+    model = tmp_path / "shop.yaml"
+    write_capacity_model(
+        model,
+        CapacityModel(
+            replica_rps=10.0,
+            slo_p95=0.2,
+            startup_delay=90.0,
+            cost_per_replica_hour=3.0,
+            latency_curve=((0.5, 0.1), (1.0, 0.2)),
+            measured_at="2026-12-06T00:00:00Z",
+            url="http://127.0.0.1:8080/",
+            source="measured",
+        ),
+    )
+    via_model = json.loads(cli("--trace", str(trace), "--model", str(model), "--compare", "hpa", "-o", "json").stdout)
+    explicit = cli(
+        "--trace", str(trace), "--replica-rps", "10", "--startup-delay", "90s", "--cost-per-replica-hour", "3",
+        "--compare", "hpa", "-o", "json",
+    )  # fmt: skip
+    assert via_model["policies"] == json.loads(explicit.stdout)["policies"]
+    assert via_model["policies"]["hpa"]["cost"] == pytest.approx(3 * via_model["policies"]["hpa"]["replica_hours"])
+    # An option given explicitly wins over the model.
+    cheaper = json.loads(
+        cli(
+            "--trace",
+            str(trace),
+            "--model",
+            str(model),
+            "--cost-per-replica-hour",
+            "1",
+            "--compare",
+            "hpa",
+            "-o",
+            "json",
+        ).stdout
+    )
+    assert cheaper["policies"]["hpa"]["cost"] == pytest.approx(cheaper["policies"]["hpa"]["replica_hours"])
+
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("replica_rps: -1\n")
+    res = cli("--trace", str(trace), "--model", str(broken))
+    assert res.returncode == 1 and str(broken) in res.stderr
+
+    res = cli("--trace", str(trace))
+    assert res.returncode != 0 and "--replica-rps" in res.stderr

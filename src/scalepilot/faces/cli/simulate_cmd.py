@@ -28,6 +28,7 @@ from scalepilot.control.simulation.baselines import ALL, DEFAULT, REACTIVE, base
 from scalepilot.control.simulation.plot import render_html
 from scalepilot.control.simulation.trace import TraceValueError
 from scalepilot.faces.cli.common import Output, console, err_console
+from scalepilot.service.loadtest import ModelFileError, load_capacity_model
 from scalepilot.service.traces import FORMATS, TraceFormatError, load_policy, load_trace
 
 
@@ -49,13 +50,28 @@ def simulate_cmd(
     trace_format: str = typer.Option(
         "csv", "--trace-format", help=f"One of {', '.join(FORMATS)}: a timestamp,rps CSV, or a public trace."
     ),
-    replica_rps: float = typer.Option(
-        ..., "--replica-rps", help="Requests/s one replica serves within the SLO (its capacity).", show_default=False
+    replica_rps: float | None = typer.Option(
+        None,
+        "--replica-rps",
+        help="Requests/s one replica serves within the SLO (its capacity); required unless --model gives it.",
+        show_default=False,
     ),
-    startup_delay: str = typer.Option("60s", "--startup-delay", help="From a scale-up to the replicas being ready."),
+    model_file: Path | None = typer.Option(
+        None,
+        "--model",
+        help="A capacity model written by [b]scalepilot loadtest -o[/b]: its replica rps, startup delay and cost "
+        "apply unless given as options.",
+        exists=True,
+        dir_okay=False,
+    ),
+    startup_delay: str | None = typer.Option(
+        None, "--startup-delay", help="From a scale-up to the replicas being ready (default 60s).", show_default=False
+    ),
     min_replicas: int = typer.Option(1, "--min", help="Fewest replicas (0 lets keda scale to zero)."),
     max_replicas: int = typer.Option(100, "--max", help="Most replicas."),
-    cost: float = typer.Option(1.0, "--cost-per-replica-hour", help="Cost of one replica for an hour."),
+    cost: float | None = typer.Option(
+        None, "--cost-per-replica-hour", help="Cost of one replica for an hour (default 1).", show_default=False
+    ),
     compare: str = typer.Option(
         ",".join(DEFAULT), "--compare", help=f"Baselines to run, comma-separated: {', '.join(ALL)}; '' for none."
     ),
@@ -87,8 +103,24 @@ def simulate_cmd(
       scalepilot simulate --trace wc98.csv --trace-format worldcup98 --replica-rps 10 --scale-peak-replicas 20
 
       scalepilot simulate --trace traffic.csv --replica-rps 50 --compare hpa --policy mine.yaml --plot runs.html
+
+      scalepilot loadtest http://127.0.0.1:8080/ -o shop.yaml
+
+      scalepilot simulate --trace traffic.csv --model shop.yaml --compare hpa,predictive
     """
-    delay = _duration(startup_delay, "--startup-delay")
+    if model_file is not None:
+        try:
+            measured = load_capacity_model(model_file)
+        except ModelFileError as exc:
+            _error(f"error: {exc}")
+            raise typer.Exit(1) from None
+        replica_rps = measured.replica_rps if replica_rps is None else replica_rps
+        startup_delay = startup_delay or f"{measured.startup_delay:g}s"
+        cost = measured.cost_per_replica_hour if cost is None else cost
+    if replica_rps is None:
+        raise typer.BadParameter("give --replica-rps or a --model that has it", param_hint="--replica-rps")
+    cost = 1.0 if cost is None else cost
+    delay = _duration(startup_delay or "60s", "--startup-delay")
     step_s = _duration(step, "--step")
     scrape_s = _duration(scrape_interval, "--scrape-interval")
     if not replica_rps > 0:
