@@ -19,6 +19,7 @@ from scalepilot.faces.cli import (
     run_cmd,
     scale_cmds,
     simulate_cmd,
+    tune_cmd,
 )
 
 app = typer.Typer(
@@ -46,6 +47,7 @@ app.command("pause")(scale_cmds.pause)
 app.command("resume")(scale_cmds.resume)
 app.command("explain")(scale_cmds.explain)
 app.command("simulate")(simulate_cmd.simulate_cmd)
+app.command("tune")(tune_cmd.tune_cmd)
 app.command("loadtest")(loadtest_cmd.loadtest_cmd)
 app.command("recommend")(recommend_cmd.recommend_cmd)
 app.add_typer(rules_cmd.app, name="rules")
