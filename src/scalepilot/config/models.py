@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from scalepilot.config.alertmanager import AlertingSettings
@@ -23,6 +23,7 @@ from scalepilot.config.metrics_source import EmbeddedSourceSettings, MetricsSour
 from scalepilot.config.rules import AlertRuleSettings
 from scalepilot.config.scaling import AutoscalingSettings
 from scalepilot.config.targets import LocalTargetSettings, TargetSettings
+from scalepilot.domain.auth import is_loopback
 
 _LABEL_NAME_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _SERVICE_NAME_RE = re.compile(r"[a-z0-9]([-a-z0-9_]*[a-z0-9])?")
@@ -76,14 +77,58 @@ def _unique(names: list[str], what: str) -> None:
 Labels = Annotated[dict[str, str], Field(description="Extra labels attached to every series.")]
 
 
+class AuthSettings(Model):
+    """API tokens (``scalepilot token create``); see docs/security.md."""
+
+    enabled: Literal["auto"] | bool = Field(
+        "auto",
+        description="Require an API token (Authorization: Bearer) with a role. auto: off on a loopback "
+        "address, on anywhere else. false is refused on a non-loopback address: the API scales services.",
+    )
+    public_metrics: bool = Field(
+        False,
+        description="Serve /metrics without a token even when auth is on, for a Prometheus that cannot send "
+        "one. Off: a scraper needs a viewer token (bearer_token in its scrape config).",
+    )
+    failures_per_minute: int = Field(
+        10,
+        ge=1,
+        le=10_000,
+        description="Failed authentications allowed per client address and minute (a token bucket) before "
+        "answering 429. 10: plenty for a typo, nothing for guessing.",
+    )
+
+
 class ServerSettings(Model):
     address: str = Field(
         "127.0.0.1:8420",
         description="host:port of the HTTP server (/health, /ready, /metrics, /status, API). "
         "Loopback by default: nothing is exposed to the network unless you say so.",
     )
+    auth: AuthSettings = Field(default_factory=AuthSettings)
 
     _v = field_validator("address")(classmethod(lambda cls, v: _check_host_port(v)))
+
+    @field_validator("auth")
+    @classmethod
+    def _auth_off_the_network(cls, auth: AuthSettings, info: ValidationInfo) -> AuthSettings:
+        address = info.data.get("address")
+        if auth.enabled is False and address and not is_loopback(address.rpartition(":")[0]):
+            raise PydanticCustomError(
+                "auth_required",
+                "server.auth.enabled is false on the non-loopback address {address}: anyone who reaches it "
+                "could scale your services. Create tokens (scalepilot token create --role admin) and set "
+                "enabled: true or auto, or bind to 127.0.0.1",
+                {"address": address},
+            )
+        return auth
+
+    @property
+    def auth_enabled(self) -> bool:
+        """``auth.enabled`` resolved: ``auto`` is on unless the address is loopback."""
+        if self.auth.enabled == "auto":
+            return not is_loopback(self.host)
+        return bool(self.auth.enabled)
 
     @property
     def host(self) -> str:

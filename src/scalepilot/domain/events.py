@@ -60,6 +60,13 @@ class EventKind(StrEnum):
     """A notification given up (dead letter): a permanent refusal or too many attempts."""
     NOTIFICATION_CIRCUIT_OPENED = "notification_circuit_opened"
     NOTIFICATION_CIRCUIT_CLOSED = "notification_circuit_closed"
+    # writes through the API (details carry ``actor``: ``token:<name>`` when auth is on)
+    TOKEN_CREATED = "token_created"
+    TOKEN_REVOKED = "token_revoked"
+    ALERTS_ACKNOWLEDGED = "alerts_acknowledged"
+    SILENCE_ADDED = "silence_added"
+    SILENCE_EXPIRED = "silence_expired"
+    RULES_RELOADED = "rules_reloaded"
 
 
 @dataclass(frozen=True, slots=True)

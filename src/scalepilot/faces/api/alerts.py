@@ -12,12 +12,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from scalepilot.config.durations import parse_duration
 from scalepilot.control.alerting.routing import AckError, AlertView, Silence, SilenceError, SilenceState
 from scalepilot.domain.alerts import Alert
+from scalepilot.domain.events import Event, EventKind
+from scalepilot.faces.api.auth import actor
 from scalepilot.service.notifications import Notifications
 from scalepilot.service.runtime import Runtime
 
@@ -126,6 +128,10 @@ def alerts_router(runtime: Runtime) -> APIRouter:
         assert isinstance(found, Notifications)
         return found
 
+    def record(kind: EventKind, message: str, details: dict[str, Any]) -> None:
+        """Every write is an event naming who made it (``actor``)."""
+        runtime.store.add_event(Event(int(runtime.clock.now() * 1000), kind, message, details=details))
+
     @router.get("/alerts")
     async def list_alerts(
         state: Annotated[
@@ -144,7 +150,7 @@ def alerts_router(runtime: Runtime) -> APIRouter:
         return [a for a in out if not state or a["state"] in state]
 
     @router.post("/alerts/ack")
-    async def acknowledge(body: AckRequest) -> list[dict[str, Any]]:
+    async def acknowledge(body: AckRequest, request: Request) -> list[dict[str, Any]]:
         """Acknowledge firing alerts: no repeats and no escalation until they resolve (or
         until ``until``)."""
         if not body.fingerprints and not body.matchers:
@@ -152,12 +158,18 @@ def alerts_router(runtime: Runtime) -> APIRouter:
         n = notifications()
         now = n.clock.now()
         until = None if body.until is None else parse_time(body.until, now=now, what="until")
+        by = actor(request, body.by)
         try:
             acks = await n.acknowledge(
-                fingerprints=body.fingerprints, matchers=body.matchers, by=body.by, comment=body.comment, until=until
+                fingerprints=body.fingerprints, matchers=body.matchers, by=by, comment=body.comment, until=until
             )
         except (AckError, ValueError) as exc:
             raise HTTPException(422, str(exc)) from exc
+        record(
+            EventKind.ALERTS_ACKNOWLEDGED,
+            f"{len(acks)} alert(s) acknowledged by {by}",
+            {"actor": by, "fingerprints": [a.fingerprint for a in acks], "comment": body.comment},
+        )
         return [
             {"fingerprint": a.fingerprint, "name": a.alertname, "by": a.by, "at": iso(a.at), "until": iso(a.until)}
             for a in acks
@@ -173,7 +185,7 @@ def alerts_router(runtime: Runtime) -> APIRouter:
         return [silence_body(s, now) for s in items if all_ or s.state(now) is not SilenceState.EXPIRED]
 
     @router.post("/silences", status_code=201)
-    async def add_silence(body: SilenceRequest) -> dict[str, Any]:
+    async def add_silence(body: SilenceRequest, request: Request) -> dict[str, Any]:
         """Mute matching alerts from ``starts_at`` (default now) for ``duration`` or until
         ``ends_at``; with ``until_resolved`` it also ends once what it matched resolved."""
         n = notifications()
@@ -189,21 +201,27 @@ def alerts_router(runtime: Runtime) -> APIRouter:
                 raise HTTPException(422, f"duration: {exc}") from exc
         elif body.ends_at is not None:
             ends = parse_time(body.ends_at, now=now, what="ends_at")
+        by = actor(request, body.created_by)
         try:
             silence = await n.add_silence(
                 body.matchers,
                 starts_at=starts,
                 ends_at=ends,
-                created_by=body.created_by,
+                created_by=by,
                 comment=body.comment,
                 until_resolved=body.until_resolved,
             )
         except (SilenceError, ValueError) as exc:
             raise HTTPException(422, str(exc)) from exc
+        record(
+            EventKind.SILENCE_ADDED,
+            f"silence {silence.id} added by {by}",
+            {"actor": by, "silence": silence.id, "matchers": body.matchers, "comment": body.comment},
+        )
         return silence_body(silence, now)
 
     @router.delete("/silences/{silence_id}")
-    async def expire_silence(silence_id: str) -> dict[str, Any]:
+    async def expire_silence(silence_id: str, request: Request) -> dict[str, Any]:
         """Expire a silence now (it stays listed with ``?all=true``)."""
         n = notifications()
         try:
@@ -212,6 +230,8 @@ def alerts_router(runtime: Runtime) -> APIRouter:
             raise HTTPException(404, f"no silence {silence_id!r}") from None
         except SilenceError as exc:
             raise HTTPException(409, str(exc)) from exc
+        by = actor(request, "api")
+        record(EventKind.SILENCE_EXPIRED, f"silence {silence.id} expired by {by}", {"actor": by, "silence": silence.id})
         return silence_body(silence, n.clock.now())
 
     return router

@@ -6,6 +6,9 @@ open and every target has been scraped once (a readiness probe: don't send me wo
 before then). ``/metrics`` is scalepilot's own metrics in Prometheus text format, and
 ``/status`` the state of every target and probe as JSON. ``/api/v1/query`` and the rest
 of Prometheus's HTTP API answer from the embedded store (``prometheus.py``).
+
+Who may ask what, and the security headers on every answer, are ``auth.py``'s; with
+auth off (the default on a loopback address) every route is open, as before.
 """
 
 from __future__ import annotations
@@ -19,10 +22,13 @@ from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPEN
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
 from scalepilot import __version__
+from scalepilot.domain.events import Event, EventKind
+from scalepilot.faces.api import auth
 from scalepilot.faces.api.alerts import alerts_router
 from scalepilot.faces.api.prometheus import prometheus_router
 from scalepilot.faces.api.services import services_router
 from scalepilot.service.runtime import Runtime
+from scalepilot.service.tokens import TokenStore
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -30,6 +36,16 @@ def create_app(runtime: Runtime) -> FastAPI:
         title="scalepilot",
         version=__version__,
         description="A self-hosted infrastructure scaling control plane.",
+    )
+    server = runtime.config.server
+    tokens = TokenStore(runtime.store, clock=runtime.clock.now)
+    auth.install(
+        app,
+        tokens,
+        enabled=server.auth_enabled,
+        public_metrics=server.auth.public_metrics,
+        failures_per_minute=server.auth.failures_per_minute,
+        clock=runtime.clock.now,
     )
 
     @app.get("/health", response_class=PlainTextResponse, tags=["operations"])
@@ -65,10 +81,19 @@ def create_app(runtime: Runtime) -> FastAPI:
         response_class=PlainTextResponse,
         responses={422: {"description": "A rule file has a problem; the running rules are kept."}},
     )
-    async def reload() -> Response:
+    async def reload(request: Request) -> Response:
         """Re-read the rule files, as Prometheus's ``/-/reload`` (and ``SIGHUP``) do.
         Refused, with every problem as ``file:line:column``, if any file is broken."""
         problems = await runtime.reload_rules()
+        who = auth.actor(request, "api")
+        runtime.store.add_event(
+            Event(
+                int(runtime.clock.now() * 1000),
+                EventKind.RULES_RELOADED,
+                f"rule reload {'refused' if problems else 'done'}, asked by {who}",
+                details={"actor": who, "problems": problems},
+            )
+        )
         if problems:
             return JSONResponse(
                 {"detail": "rule files not reloaded; the running rules are kept", "problems": problems},
@@ -79,4 +104,5 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(services_router(runtime))
     app.include_router(prometheus_router(runtime))
     app.include_router(alerts_router(runtime))
+    app.include_router(auth.tokens_router(tokens))
     return app

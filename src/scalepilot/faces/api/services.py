@@ -1,19 +1,20 @@
 """``/api/v1/services``: replicas, decisions, manual scaling, pause and resume.
 
-Writes are events naming who made them (``actor``); authentication and roles come with
-API tokens, until then the server only listens on loopback by default.
+Writes are events naming who made them (``actor``): with auth on, the token's name
+(``token:<name>``), whatever the body's ``actor`` says; roles are checked in ``auth.py``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from scalepilot.config.durations import parse_duration
 from scalepilot.domain.events import EventKind
 from scalepilot.domain.targets import TargetError
+from scalepilot.faces.api.auth import actor
 from scalepilot.service.controller import ControllerError, ServiceController
 from scalepilot.service.runtime import Runtime
 
@@ -65,11 +66,11 @@ def services_router(runtime: Runtime) -> APIRouter:
         return [e.details for e in events]
 
     @router.post("/{name}/scale")
-    async def scale(name: str, body: ScaleRequest) -> dict[str, Any]:
+    async def scale(name: str, body: ScaleRequest, request: Request) -> dict[str, Any]:
         """Scale now, by hand. Pauses the autoscaler for ``autoscaling.manual_pause``."""
         c = controller(name)
         try:
-            await c.scale(body.replicas, reason=body.reason, actor=body.actor)
+            await c.scale(body.replicas, reason=body.reason, actor=actor(request, body.actor))
         except ControllerError as exc:
             raise HTTPException(422, str(exc)) from exc
         except TargetError as exc:
@@ -77,7 +78,7 @@ def services_router(runtime: Runtime) -> APIRouter:
         return c.describe()
 
     @router.post("/{name}/pause")
-    async def pause(name: str, body: PauseRequest) -> dict[str, Any]:
+    async def pause(name: str, body: PauseRequest, request: Request) -> dict[str, Any]:
         c = controller(name)
         if c.policy is None:
             raise HTTPException(409, f"service {name!r} has no autoscaling to pause")
@@ -87,15 +88,15 @@ def services_router(runtime: Runtime) -> APIRouter:
                 seconds = parse_duration(body.duration)
             except ValueError as exc:
                 raise HTTPException(422, str(exc)) from exc
-        c.pause(seconds=seconds, reason=body.reason, actor=body.actor)
+        c.pause(seconds=seconds, reason=body.reason, actor=actor(request, body.actor))
         return c.describe()
 
     @router.post("/{name}/resume")
-    async def resume(name: str, body: ResumeRequest) -> dict[str, Any]:
+    async def resume(name: str, body: ResumeRequest, request: Request) -> dict[str, Any]:
         c = controller(name)
         if c.policy is None:
             raise HTTPException(409, f"service {name!r} has no autoscaling to resume")
-        c.resume(actor=body.actor)
+        c.resume(actor=actor(request, body.actor))
         return c.describe()
 
     return router

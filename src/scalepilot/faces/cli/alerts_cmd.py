@@ -13,7 +13,7 @@ import httpx
 import typer
 from rich.table import Table
 
-from scalepilot.faces.cli.common import DEFAULT_CONFIG, Output, ago, console, err_console
+from scalepilot.faces.cli.common import DEFAULT_CONFIG, Output, ago, api_headers, console, err_console
 from scalepilot.faces.cli.inspect_cmds import server_url
 
 # No help= here: the callback's docstring (with its examples) is the group's help.
@@ -33,7 +33,7 @@ def _actor() -> str:
 
 def _call(method: str, base: str, path: str, **kwargs: Any) -> Any:
     try:
-        resp = httpx.request(method, f"{base}{path}", timeout=30, **kwargs)
+        resp = httpx.request(method, f"{base}{path}", headers=api_headers(), timeout=30, **kwargs)
     except httpx.HTTPError as exc:
         err_console.print(f"cannot reach scalepilot at {base}: {exc}", highlight=False, markup=False)
         raise typer.Exit(1) from None

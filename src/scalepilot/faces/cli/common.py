@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 from pathlib import Path
 
@@ -60,3 +61,13 @@ def ago(seconds: float) -> str:
     if seconds < 7200:
         return f"{seconds / 60:.0f}m ago"
     return f"{seconds / 3600:.1f}h ago"
+
+
+TOKEN_ENV = "SCALEPILOT_TOKEN"
+
+
+def api_headers() -> dict[str, str]:
+    """``Authorization: Bearer $SCALEPILOT_TOKEN`` when set: commands that ask a running
+    scalepilot with auth on send it (see docs/security.md)."""
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    return {"Authorization": f"Bearer {token}"} if token else {}

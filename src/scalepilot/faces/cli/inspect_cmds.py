@@ -19,7 +19,7 @@ from scalepilot.config.durations import parse_duration
 from scalepilot.config.models import StorageSettings
 from scalepilot.control.query.selector import SelectorError, parse_selector
 from scalepilot.domain.labels import format_labels
-from scalepilot.faces.cli.common import DEFAULT_CONFIG, Output, ago, console, err_console, load_or_exit
+from scalepilot.faces.cli.common import DEFAULT_CONFIG, Output, ago, api_headers, console, err_console, load_or_exit
 
 
 def server_url(config: Path, url: str | None) -> str:
@@ -47,7 +47,7 @@ def targets(
     """
     base = server_url(config, url)
     try:
-        resp = httpx.get(f"{base}/status", timeout=5)
+        resp = httpx.get(f"{base}/status", headers=api_headers(), timeout=5)
         resp.raise_for_status()
     except httpx.HTTPError as exc:
         err_console.print(f"cannot reach scalepilot at {base}: {exc}", highlight=False, markup=False)

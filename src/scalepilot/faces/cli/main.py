@@ -19,6 +19,7 @@ from scalepilot.faces.cli import (
     run_cmd,
     scale_cmds,
     simulate_cmd,
+    token_cmd,
     tune_cmd,
 )
 
@@ -53,6 +54,7 @@ app.command("recommend")(recommend_cmd.recommend_cmd)
 app.add_typer(rules_cmd.app, name="rules")
 app.add_typer(alerts_cmd.alerts_app, name="alerts")
 app.add_typer(alerts_cmd.silence_app, name="silence")
+app.add_typer(token_cmd.token_app, name="token")
 
 
 @app.command()

@@ -15,13 +15,13 @@ from rich.table import Table
 
 from scalepilot.domain.events import EventKind
 from scalepilot.domain.scaling import Decision
-from scalepilot.faces.cli.common import DEFAULT_CONFIG, Output, ago, console, err_console
+from scalepilot.faces.cli.common import DEFAULT_CONFIG, Output, ago, api_headers, console, err_console
 from scalepilot.faces.cli.inspect_cmds import open_store, server_url
 
 
 def _post(base: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
     try:
-        resp = httpx.post(f"{base}{path}", json=body, timeout=30)
+        resp = httpx.post(f"{base}{path}", json=body, headers=api_headers(), timeout=30)
     except httpx.HTTPError as exc:
         err_console.print(f"cannot reach scalepilot at {base}: {exc}", highlight=False, markup=False)
         raise typer.Exit(1) from None
