@@ -28,6 +28,7 @@ The returned state assumes the decision is carried out.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 
 from scalepilot.config.durations import format_duration
 from scalepilot.control.scaling.behavior import scale_down_limit, scale_up_limit, stabilize, trim
@@ -47,6 +48,9 @@ from scalepilot.domain.scaling import (
     Observation,
     ScalerState,
 )
+
+_duration = lru_cache(maxsize=1024, typed=True)(format_duration)
+"""``format_duration``, memoized: windows and cooldowns are few, and asked for often."""
 
 PAUSED = "0 replicas and scale to zero is off: autoscaling paused until the service is scaled by hand"
 
@@ -103,9 +107,7 @@ def decide(policy: Policy, state: ScalerState, observation: Observation, now: fl
             limits.append(Limit(LimitKind.SCHEDULE, final, smin, f"schedule {sched.name}"))
             final = smin
         if idle is not None and smin == 0 and final == policy.min_replicas and now - idle >= policy.zero_cooldown:
-            limits.append(
-                Limit(LimitKind.SCALE_TO_ZERO, final, 0, f"scale to zero after {format_duration(now - idle)} idle")
-            )
+            limits.append(Limit(LimitKind.SCALE_TO_ZERO, final, 0, f"scale to zero after {_duration(now - idle)} idle"))
             final = 0
         if text:
             reason = f"{text}, {chain(limits[1:], current)}" if len(limits) > 1 else text
@@ -182,7 +184,7 @@ def _normal(
         desired, recs = stabilize(recs, now, current, proposal, up.window, down.window, policy.history)
         if desired != proposal:
             window, word = (up.window, "up") if proposal > current else (down.window, "down")
-            detail = f"scale-{word} stabilization window {format_duration(window)}"
+            detail = f"scale-{word} stabilization window {_duration(window)}"
             limits.append(Limit(LimitKind.STABILIZATION, proposal, desired, detail))
         final = desired
         if desired > current:
@@ -221,7 +223,7 @@ def _normal(
         left = cooldown - (now - last)
         if left > 0:
             word = "up" if up_move else "down"
-            detail = f"scale-{word} cooldown {format_duration(cooldown)} ({format_duration(left)} left)"
+            detail = f"scale-{word} cooldown {_duration(cooldown)} ({_duration(left)} left)"
             limits.append(Limit(LimitKind.COOLDOWN, final, current, detail))
             final = current
     return final, raw, driver, recs, note

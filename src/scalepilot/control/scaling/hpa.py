@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from itertools import compress
 from math import ceil
 
 from scalepilot.control.scaling.policy import MetricSpec
@@ -108,12 +109,23 @@ def gather(values: Mapping[str, float], replicas: Mapping[str, bool]) -> tuple[f
     """Over ``replicas``: the sum and count of the ready ones' values, how many ready
     ones have no value (absent or NaN), how many are not ready. Values of replicas not
     in ``replicas`` are ignored."""
-    # Comprehensions and sum() rather than one loop: the simulator calls this 172,800
-    # times for a month at the HPA's 15 s sync, with dozens of replicas each time.
-    get = values.get
-    ready = [get(rid) for rid, is_ready in replicas.items() if is_ready]
-    unready = len(replicas) - len(ready)
+    # Iteration in C (compress, map) and sum() rather than a Python loop: the simulator
+    # calls this 172,800 times for a month at the HPA's 15 s sync, with dozens of
+    # replicas each time. The ready replicas are visited in ``replicas``' order, so the
+    # sum adds the same floats in the same order as a loop would.
+    ready_ids = list(compress(replicas, replicas.values()))
+    unready = len(replicas) - len(ready_ids)
     total: float
+    if len(values) == len(ready_ids) and list(values) == ready_ids:
+        # A value for exactly the ready replicas, in their order (what the simulator and
+        # the readings give): the same floats added in the same order, without lookups.
+        try:
+            total = sum(values.values())
+        except TypeError:
+            total = math.nan
+        if total - total == 0:
+            return total, len(ready_ids), 0, unready
+    ready = list(map(values.get, ready_ids))
     try:
         total = sum(ready)  # type: ignore[arg-type]  # a None raises: the slow path below
     except TypeError:

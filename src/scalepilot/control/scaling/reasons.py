@@ -9,6 +9,8 @@ changed it: ``4 → 7, limited to 6 by scale-up policy +2 pods/15s``.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from scalepilot.control.scaling.hpa import HELD, INVALID, TOLERANCE
 from scalepilot.control.scaling.thresholds import DOWN, UP
 from scalepilot.domain.scaling import Limit, LimitKind, MetricOutcome
@@ -27,6 +29,7 @@ def number(x: float) -> str:
     return text.rstrip("0").rstrip(".")
 
 
+@lru_cache(maxsize=8192, typed=True)
 def quantity(x: float, unit: str) -> str:
     """``45%``, ``412ms``, ``1.5s``, ``12.5 req/s``, ``30 jobs``."""
     if unit == "%":
@@ -38,6 +41,7 @@ def quantity(x: float, unit: str) -> str:
     return number(x)
 
 
+@lru_cache(maxsize=256, typed=True)
 def percent(fraction: float) -> str:
     return f"{number(fraction * 100)}%"
 
