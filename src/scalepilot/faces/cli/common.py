@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from scalepilot.config.durations import parse_duration
 from scalepilot.config.loader import ConfigError, LoadedConfig, load
 from scalepilot.config.rules import expand_rule_files
 from scalepilot.service.rule_evaluation import load_rule_groups
@@ -71,3 +72,16 @@ def api_headers() -> dict[str, str]:
     scalepilot with auth on send it (see docs/security.md)."""
     token = os.environ.get(TOKEN_ENV, "").strip()
     return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def duration_option(text: str, option: str) -> float:
+    """Seconds from a duration option (``90s``, ``5m``, ``1h30m``), or a usage error naming it."""
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=option) from None
+
+
+def print_error(text: str) -> None:
+    """One error line on stderr, unwrapped and taken literally (no rich markup)."""
+    err_console.print(text, highlight=False, markup=False, soft_wrap=True)

@@ -14,21 +14,9 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from scalepilot.config.durations import parse_duration
 from scalepilot.control.capacity import StepResult, render_html, violation
-from scalepilot.faces.cli.common import console, err_console
+from scalepilot.faces.cli.common import console, duration_option, print_error
 from scalepilot.service.loadtest import LoadTestPlan, LoadTestResult, NotLoopback, run_loadtest, write_capacity_model
-
-
-def _duration(text: str, option: str) -> float:
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint=option) from None
-
-
-def _error(text: str) -> None:
-    err_console.print(text, highlight=False, markup=False, soft_wrap=True)
 
 
 def _ms(seconds: float | None) -> str:
@@ -82,10 +70,10 @@ def loadtest_cmd(
 
       scalepilot loadtest http://localhost:8080/ --step-duration 5s --max-duration 1m --plot knee.html
     """
-    slo_s = _duration(slo_p95, "--slo-p95")
-    step_s = _duration(step_duration, "--step-duration")
-    max_s = _duration(max_duration, "--max-duration")
-    delay_s = _duration(startup_delay, "--startup-delay")
+    slo_s = duration_option(slo_p95, "--slo-p95")
+    step_s = duration_option(step_duration, "--step-duration")
+    max_s = duration_option(max_duration, "--max-duration")
+    delay_s = duration_option(startup_delay, "--startup-delay")
     if not cost >= 0:
         raise typer.BadParameter("must not be negative", param_hint="--cost-per-replica-hour")
     if plot is not None and plot.suffix.lower() not in (".html", ".htm"):
@@ -102,7 +90,7 @@ def loadtest_cmd(
             concurrency_cap=concurrency_cap,
         )
     except NotLoopback as exc:
-        _error(f"error: {exc}")
+        print_error(f"error: {exc}")
         raise typer.Exit(2) from None
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
@@ -157,7 +145,7 @@ def loadtest_cmd(
             if first is not None and first.error_rate >= 1.0
             else "; lower --start"
         )
-        _error(f"error: no step met the SLO (first step: {why}){hint}. No capacity model written.")
+        print_error(f"error: no step met the SLO (first step: {why}){hint}. No capacity model written.")
         raise typer.Exit(1)
     lower_bound = knee.breach is None
     console.print(

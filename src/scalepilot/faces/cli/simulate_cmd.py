@@ -20,27 +20,15 @@ import typer
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from scalepilot.config.durations import parse_duration
 from scalepilot.config.loader import ConfigError
 from scalepilot.config.scaling import AutoscalingSettings
 from scalepilot.control.simulation import Run, ServiceModel, Trace, UnsupportedPolicy, oracle, simulate, static
 from scalepilot.control.simulation.baselines import ALL, DEFAULT, REACTIVE, baseline
 from scalepilot.control.simulation.plot import render_html
 from scalepilot.control.simulation.trace import TraceValueError
-from scalepilot.faces.cli.common import Output, console, err_console
+from scalepilot.faces.cli.common import Output, console, duration_option, err_console, print_error
 from scalepilot.service.loadtest import ModelFileError, load_capacity_model
 from scalepilot.service.traces import FORMATS, TraceFormatError, load_policy, load_trace
-
-
-def _duration(text: str, option: str) -> float:
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint=option) from None
-
-
-def _error(text: str) -> None:
-    err_console.print(text, highlight=False, markup=False, soft_wrap=True)
 
 
 def simulate_cmd(
@@ -112,7 +100,7 @@ def simulate_cmd(
         try:
             measured = load_capacity_model(model_file)
         except ModelFileError as exc:
-            _error(f"error: {exc}")
+            print_error(f"error: {exc}")
             raise typer.Exit(1) from None
         replica_rps = measured.replica_rps if replica_rps is None else replica_rps
         startup_delay = startup_delay or f"{measured.startup_delay:g}s"
@@ -120,9 +108,9 @@ def simulate_cmd(
     if replica_rps is None:
         raise typer.BadParameter("give --replica-rps or a --model that has it", param_hint="--replica-rps")
     cost = 1.0 if cost is None else cost
-    delay = _duration(startup_delay or "60s", "--startup-delay")
-    step_s = _duration(step, "--step")
-    scrape_s = _duration(scrape_interval, "--scrape-interval")
+    delay = duration_option(startup_delay or "60s", "--startup-delay")
+    step_s = duration_option(step, "--step")
+    scrape_s = duration_option(scrape_interval, "--scrape-interval")
     if not replica_rps > 0:
         raise typer.BadParameter("must be greater than 0", param_hint="--replica-rps")
     if min_replicas < 0 or max_replicas < max(1, min_replicas):
@@ -143,7 +131,7 @@ def simulate_cmd(
         if scale_peak is not None:
             trace = trace.scaled_to_peak(scale_peak, replica_rps)
     except (TraceFormatError, TraceValueError) as exc:
-        _error(f"error: {exc}")
+        print_error(f"error: {exc}")
         raise typer.Exit(1) from None
 
     runs_wanted: list[tuple[str, AutoscalingSettings]] = []
@@ -166,7 +154,7 @@ def simulate_cmd(
             settings = load_policy(path)
         except ConfigError as exc:
             for issue in exc.issues:
-                _error(str(issue))
+                print_error(str(issue))
             raise typer.Exit(1) from None
         name = path.stem
         while name in {n for n, _ in runs_wanted} | set(ALL):
@@ -176,7 +164,7 @@ def simulate_cmd(
     try:
         simulated = _run_all(runs_wanted, trace, model, step_s)
     except UnsupportedPolicy as exc:
-        _error(f"error: {exc}")
+        print_error(f"error: {exc}")
         raise typer.Exit(1) from None
     runs: list[Run] = []
     for name in names:

@@ -24,7 +24,7 @@ from rich import box
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from scalepilot.config.durations import format_duration, parse_duration
+from scalepilot.config.durations import format_duration
 from scalepilot.config.loader import ConfigError
 from scalepilot.config.scaling import AutoscalingSettings
 from scalepilot.control.simulation import Report, ServiceModel, Trace, UnsupportedPolicy, simulate
@@ -43,24 +43,13 @@ from scalepilot.control.simulation.tuning import (
     space_for,
     split,
 )
-from scalepilot.faces.cli.common import Output, console, err_console
+from scalepilot.faces.cli.common import Output, console, duration_option, err_console, print_error
 from scalepilot.service.traces import FORMATS, TraceFormatError, load_policy, load_trace
 
 SIMULATED = (
     "Simulated, not measured: each trial replayed through the live engine's decide() on a virtual clock "
     "against the capacity model."
 )
-
-
-def _duration(text: str, option: str) -> float:
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint=option) from None
-
-
-def _error(text: str) -> None:
-    err_console.print(text, highlight=False, markup=False, soft_wrap=True)
 
 
 def tune_cmd(
@@ -117,9 +106,9 @@ def tune_cmd(
 
       scalepilot tune --trace traffic.csv --replica-rps 50 --policy mine.yaml --trials 200 --seed 7 --plot tune.html
     """
-    delay = _duration(startup_delay, "--startup-delay")
-    step_s = _duration(step, "--step")
-    scrape_s = _duration(scrape_interval, "--scrape-interval")
+    delay = duration_option(startup_delay, "--startup-delay")
+    step_s = duration_option(step, "--step")
+    scrape_s = duration_option(scrape_interval, "--scrape-interval")
     if not replica_rps > 0:
         raise typer.BadParameter("must be greater than 0", param_hint="--replica-rps")
     if min_replicas < 0 or max_replicas < max(1, min_replicas):
@@ -144,7 +133,7 @@ def tune_cmd(
         if scale_peak is not None:
             trace = trace.scaled_to_peak(scale_peak, replica_rps)
     except (TraceFormatError, TraceValueError) as exc:
-        _error(f"error: {exc}")
+        print_error(f"error: {exc}")
         raise typer.Exit(1) from None
 
     if policy is not None:
@@ -152,7 +141,7 @@ def tune_cmd(
             settings = load_policy(policy)
         except ConfigError as exc:
             for issue in exc.issues:
-                _error(str(issue))
+                print_error(str(issue))
             raise typer.Exit(1) from None
         base_name = policy.stem
     else:
@@ -175,7 +164,7 @@ def tune_cmd(
             parents = parents_for_refinement(done, limit)
             done += runner.run(refine(space, parents, rng, refine_n, seen), start=len(done))
     except UnsupportedPolicy as exc:
-        _error(f"error: {exc}")
+        print_error(f"error: {exc}")
         raise typer.Exit(1) from None
 
     front = pareto_front(done)
