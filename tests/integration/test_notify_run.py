@@ -105,7 +105,8 @@ def test_alerts_silences_and_acks_through_the_cli_and_api(tmp_path: Path) -> Non
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     receiver = Receiver().start()
-    proc = run(write_config(tmp_path, port, receiver.url), base)
+    config = write_config(tmp_path, port, receiver.url)
+    proc = run(config, base)
     try:
         req = wait_for(
             lambda: next((r for r in receiver.received() if r.json()["groupLabels"]["alertname"] == "AlwaysOn"), None),
@@ -162,6 +163,17 @@ def test_alerts_silences_and_acks_through_the_cli_and_api(tmp_path: Path) -> Non
         after = always_on(base)
         assert after is not None and after["acknowledged"]["by"].startswith("cli")
         assert after["acknowledged"]["until"] is None
+
+        # Every write is an event naming who made it (the CLI, without auth on loopback).
+        kinds = ("silence_added", "silence_expired", "alerts_acknowledged")
+
+        def write_events() -> list[dict[str, Any]] | None:
+            args = [arg for k in kinds for arg in ("-k", k)]
+            found: list[dict[str, Any]] = cli_json("events", "-c", str(config), *args, "-o", "json")
+            return found if {e["kind"] for e in found} == set(kinds) else None
+
+        events = wait_for(write_events, timeout=10, what="the silence and ack events")
+        assert all(e["details"]["actor"].startswith("cli") for e in events), [e["details"] for e in events]
     finally:
         assert proc.stop(signal.SIGTERM) == 0
         receiver.stop()

@@ -226,5 +226,5 @@ def silence_expire(
 
       scalepilot silence expire 3f2a9c1d-0b1e-4c2a-9f00-1a2b3c4d5e6f
     """
-    s = _call("DELETE", server_url(config, url), f"/api/v1/silences/{silence_id}")
+    s = _call("DELETE", server_url(config, url), f"/api/v1/silences/{silence_id}", params={"by": _actor()})
     console.print(f"silence {s['id']} expired", highlight=False)
