@@ -53,9 +53,8 @@ from scalepilot.adapters.prometheus.params import (
     parse_duration_ns,
     parse_time,
 )
-from scalepilot.control.query.parser import parse as parse_promql
 from scalepilot.control.query.prometheus_json import to_prometheus_data
-from scalepilot.control.query.syntax import VectorSelector
+from scalepilot.control.query.selector import parse_selector
 from scalepilot.domain.clock import to_ms
 from scalepilot.domain.labels import Labels
 from scalepilot.domain.matchers import Matcher
@@ -182,21 +181,13 @@ def prometheus_error_text(exc: QueryError, text: str) -> str:
     return f"{line}:{column}: {message}"
 
 
-def _selector(text: str) -> list[Matcher]:
-    """``parser.ParseMetricSelector``: a plain series selector, nothing else."""
-    expr = parse_promql(text)
-    if not isinstance(expr, VectorSelector) or expr.has_offset or expr.at is not None:
-        raise QueryError(f'parse error: expected a series selector such as up{{job="api"}}, got {text!r}')
-    return list(expr.matchers)
-
-
 def _match_sets(texts: Sequence[str], *, wrap: bool) -> list[list[Matcher]]:
     """``parseMatchersParam``; ``wrap``: the series endpoint prefixes ``invalid
     parameter "match[]"``, the label endpoints do not (as Prometheus)."""
     sets = []
     for text in texts:
         try:
-            sets.append(_selector(text))
+            sets.append(parse_selector(text))
         except QueryError as exc:
             reason = prometheus_error_text(exc, text)
             if _EMPTY_SELECTOR_HINT in reason:

@@ -17,8 +17,9 @@ from rich.table import Table
 from scalepilot.adapters.store import SQLiteStore
 from scalepilot.config.durations import parse_duration
 from scalepilot.config.models import StorageSettings
-from scalepilot.control.query.selector import SelectorError, parse_selector
+from scalepilot.control.query.selector import parse_selector
 from scalepilot.domain.labels import format_labels
+from scalepilot.domain.query import QueryError
 from scalepilot.faces.cli.common import DEFAULT_CONFIG, Output, ago, api_headers, console, err_console, load_or_exit
 
 
@@ -101,7 +102,7 @@ def series(
     """
     try:
         matchers = parse_selector(selector)
-    except SelectorError as exc:
+    except QueryError as exc:
         err_console.print(f"error: {exc}", highlight=False, markup=False)
         raise typer.Exit(1) from None
     store = open_store(config, data_dir)

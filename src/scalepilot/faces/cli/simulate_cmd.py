@@ -20,15 +20,14 @@ import typer
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from scalepilot.config.loader import ConfigError
 from scalepilot.config.scaling import AutoscalingSettings
 from scalepilot.control.simulation import Run, ServiceModel, Trace, UnsupportedPolicy, oracle, simulate, static
 from scalepilot.control.simulation.baselines import ALL, DEFAULT, REACTIVE, baseline
 from scalepilot.control.simulation.plot import render_html
-from scalepilot.control.simulation.trace import TraceValueError
 from scalepilot.faces.cli.common import Output, console, duration_option, err_console, print_error
+from scalepilot.faces.cli.sim_inputs import check_service, policy_or_exit, service_model, trace_or_exit
 from scalepilot.service.loadtest import ModelFileError, load_capacity_model
-from scalepilot.service.traces import FORMATS, TraceFormatError, load_policy, load_trace
+from scalepilot.service.traces import FORMATS
 
 
 def simulate_cmd(
@@ -111,28 +110,13 @@ def simulate_cmd(
     delay = duration_option(startup_delay or "60s", "--startup-delay")
     step_s = duration_option(step, "--step")
     scrape_s = duration_option(scrape_interval, "--scrape-interval")
-    if not replica_rps > 0:
-        raise typer.BadParameter("must be greater than 0", param_hint="--replica-rps")
-    if min_replicas < 0 or max_replicas < max(1, min_replicas):
-        raise typer.BadParameter("need 0 <= --min <= --max and --max >= 1", param_hint="--min/--max")
+    check_service(replica_rps, min_replicas, max_replicas, plot)
     names = [n.strip() for n in compare.split(",") if n.strip()]
     unknown = [n for n in names if n not in ALL]
     if unknown:
         raise typer.BadParameter(f"unknown {', '.join(unknown)}; choose from {', '.join(ALL)}", param_hint="--compare")
-    if plot is not None and plot.suffix.lower() not in (".html", ".htm"):
-        raise typer.BadParameter("only .html plots are written (self-contained SVG)", param_hint="--plot")
-    try:
-        model = ServiceModel(replica_rps, delay, cost, scrape_s)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
-
-    try:
-        trace = load_trace(trace_file, trace_format).resample(step_s)
-        if scale_peak is not None:
-            trace = trace.scaled_to_peak(scale_peak, replica_rps)
-    except (TraceFormatError, TraceValueError) as exc:
-        print_error(f"error: {exc}")
-        raise typer.Exit(1) from None
+    model = service_model(replica_rps, delay, cost, scrape_s)
+    trace = trace_or_exit(trace_file, trace_format, step_s, scale_peak, replica_rps)
 
     runs_wanted: list[tuple[str, AutoscalingSettings]] = []
     for name in names:
@@ -150,12 +134,7 @@ def simulate_cmd(
                 )
             )
     for path in policies:
-        try:
-            settings = load_policy(path)
-        except ConfigError as exc:
-            for issue in exc.issues:
-                print_error(str(issue))
-            raise typer.Exit(1) from None
+        settings = policy_or_exit(path)
         name = path.stem
         while name in {n for n, _ in runs_wanted} | set(ALL):
             name += "'"

@@ -25,11 +25,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from scalepilot.config.durations import format_duration
-from scalepilot.config.loader import ConfigError
 from scalepilot.config.scaling import AutoscalingSettings
 from scalepilot.control.simulation import Report, ServiceModel, Trace, UnsupportedPolicy, simulate
 from scalepilot.control.simulation.baselines import REACTIVE, baseline
-from scalepilot.control.simulation.trace import TraceValueError
 from scalepilot.control.simulation.tuning import (
     Params,
     Trial,
@@ -44,7 +42,8 @@ from scalepilot.control.simulation.tuning import (
     split,
 )
 from scalepilot.faces.cli.common import Output, console, duration_option, err_console, print_error
-from scalepilot.service.traces import FORMATS, TraceFormatError, load_policy, load_trace
+from scalepilot.faces.cli.sim_inputs import check_service, policy_or_exit, service_model, trace_or_exit
+from scalepilot.service.traces import FORMATS
 
 SIMULATED = (
     "Simulated, not measured: each trial replayed through the live engine's decide() on a virtual clock "
@@ -109,10 +108,7 @@ def tune_cmd(
     delay = duration_option(startup_delay, "--startup-delay")
     step_s = duration_option(step, "--step")
     scrape_s = duration_option(scrape_interval, "--scrape-interval")
-    if not replica_rps > 0:
-        raise typer.BadParameter("must be greater than 0", param_hint="--replica-rps")
-    if min_replicas < 0 or max_replicas < max(1, min_replicas):
-        raise typer.BadParameter("need 0 <= --min <= --max and --max >= 1", param_hint="--min/--max")
+    check_service(replica_rps, min_replicas, max_replicas, plot)
     if base not in REACTIVE:
         raise typer.BadParameter(f"unknown {base!r}; choose from {', '.join(REACTIVE)}", param_hint="--base")
     if not 1 <= trials <= 5000:
@@ -121,28 +117,11 @@ def tune_cmd(
         raise typer.BadParameter("must be 1 or more", param_hint="--jobs")
     if budget is not None and budget < 0:
         raise typer.BadParameter("must not be negative", param_hint="--budget")
-    if plot is not None and plot.suffix.lower() not in (".html", ".htm"):
-        raise typer.BadParameter("only .html plots are written (self-contained SVG)", param_hint="--plot")
-    try:
-        model = ServiceModel(replica_rps, delay, cost, scrape_s)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
-
-    try:
-        trace = load_trace(trace_file, trace_format).resample(step_s)
-        if scale_peak is not None:
-            trace = trace.scaled_to_peak(scale_peak, replica_rps)
-    except (TraceFormatError, TraceValueError) as exc:
-        print_error(f"error: {exc}")
-        raise typer.Exit(1) from None
+    model = service_model(replica_rps, delay, cost, scrape_s)
+    trace = trace_or_exit(trace_file, trace_format, step_s, scale_peak, replica_rps)
 
     if policy is not None:
-        try:
-            settings = load_policy(policy)
-        except ConfigError as exc:
-            for issue in exc.issues:
-                print_error(str(issue))
-            raise typer.Exit(1) from None
+        settings = policy_or_exit(policy)
         base_name = policy.stem
     else:
         settings = baseline(
