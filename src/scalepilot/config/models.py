@@ -300,6 +300,54 @@ class ProcessWatch(Model):
         return self
 
 
+_METRIC_NAME_RE = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+_LABEL_NAME_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+
+
+class Signals(Model):
+    """Which of the service's own series the dashboard reads for load, latency and errors.
+
+    Unset fields follow what the service has: with scalepilot's balancer in front, its
+    ``scalepilot_lb_*`` series (measured at the balancer, so every service gets them);
+    otherwise the common client-library names below."""
+
+    requests_counter: str | None = Field(
+        None,
+        description="A counter of requests served, with a status-code label (default: scalepilot_lb_requests_total "
+        "behind the balancer, else http_requests_total).",
+    )
+    status_label: str | None = Field(
+        None, description="The label of requests_counter holding the HTTP status (default: code)."
+    )
+    latency_histogram: str | None = Field(
+        None,
+        description="A histogram of request latency in seconds, without _bucket (default: "
+        "scalepilot_lb_request_duration_seconds behind the balancer, else http_request_duration_seconds).",
+    )
+
+    @field_validator("requests_counter", "latency_histogram")
+    @classmethod
+    def _metric(cls, v: str | None) -> str | None:
+        if v is not None and not _METRIC_NAME_RE.fullmatch(v):
+            raise PydanticCustomError("metric_name", "not a metric name: letters, digits, _ and :")
+        return v
+
+    @field_validator("status_label")
+    @classmethod
+    def _label(cls, v: str | None) -> str | None:
+        if v is not None and not _LABEL_NAME_RE.fullmatch(v):
+            raise PydanticCustomError("label_name", "not a label name: letters, digits and _")
+        return v
+
+
+class DashboardSettings(Model):
+    refresh: PositiveDuration = Field(
+        5.0,
+        description="How often the overview (and the live stream the dashboard reads) is recomputed; serving it "
+        "costs nothing more however many browsers ask.",
+    )
+
+
 class Service(Model):
     name: str = Field(description="Lower-case name; becomes the `service` and `job` labels.")
     labels: Labels = Field(default_factory=dict)
@@ -318,6 +366,9 @@ class Service(Model):
     )
     autoscaling: AutoscalingSettings | None = Field(
         None, description="Scale the target automatically. Unset: replicas change only when asked."
+    )
+    signals: Signals = Field(
+        default_factory=Signals, description="The series the dashboard shows as load, latency and error rate."
     )
 
     @field_validator("name")
@@ -378,6 +429,7 @@ class Config(Model):
         "embedded store.",
     )
     services: list[Service] = Field(default_factory=list)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
     alerting: AlertingSettings | None = Field(
         None,
         description="Notification routing: Alertmanager's route, receivers, inhibit_rules and time_intervals, "

@@ -44,9 +44,12 @@ class Role(IntEnum):
 
 # Paths anyone may ask: liveness and readiness probes carry no token.
 OPEN_PATHS = frozenset({"/health", "/ready"})
-# The API's own description: the shape of the API is no secret. The pages need the CDN
-# and inline script FastAPI's Swagger UI / ReDoc use, so they get their own CSP.
-DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+# The API's own description: the shape of the API is no secret. /docs is Swagger UI,
+# vendored (no CDN), with its script and stylesheet under /docs/.
+DOCS_PATHS = frozenset({"/docs", "/openapi.json"})
+DOCS_PREFIX = "/docs/"
+# The dashboard's page and static files hold no data: it asks /api/v1 with the token.
+DASHBOARD_PREFIX = "/ui/"
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Prometheus's HTTP API accepts POST for long queries: still a read.
 _PROMETHEUS_READS = frozenset({"/api/v1/query", "/api/v1/query_range", "/api/v1/series", "/api/v1/labels"})
@@ -64,6 +67,8 @@ def required_role(method: str, path: str, *, public_metrics: bool = False) -> Ro
     """The least role that may ``method path``; ``None`` when no token is needed."""
     method = method.upper()
     if path in OPEN_PATHS or path in DOCS_PATHS or (public_metrics and path == "/metrics"):
+        return None
+    if path == "/" or path.startswith((DASHBOARD_PREFIX, DOCS_PREFIX)):
         return None
     if any(path == p or path.startswith(p + "/") for p in _ADMIN_PREFIXES):
         return Role.ADMIN

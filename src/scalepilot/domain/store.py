@@ -141,8 +141,14 @@ class Store(Protocol):
         kinds: Sequence[str] | None = None,
         service: str | None = None,
         limit: int = 100,
+        until_ms: int | None = None,
+        after_id: int | None = None,
     ) -> list[Event]:
-        """Newest first."""
+        """Newest first; ``after_id`` keeps only events recorded after that one."""
+        ...
+
+    def last_event_id(self) -> int:
+        """The id of the newest event (ids only grow); 0 when there is none."""
         ...
 
     def add_config_revision(self, text: str, source: str, timestamp_ms: int) -> ConfigRevision:

@@ -39,6 +39,7 @@ from scalepilot.service.metric_source import (
     source_events,
 )
 from scalepilot.service.notifications import AlertSink, Notifications
+from scalepilot.service.overview import EVENT_POLL_S, Overview
 from scalepilot.service.probing import ProbeLoop
 from scalepilot.service.rule_evaluation import RuleEvaluation, ServiceFacts
 from scalepilot.service.scraping import ScrapeLoop
@@ -70,6 +71,7 @@ class Runtime:
         self.rules: RuleEvaluation | None = None
         self._embedded_source: EmbeddedMetricSource | None = None
         self._metric_source: ScalingSource | None = None
+        self.overview = Overview(self)
 
     # --- lifecycle ------------------------------------------------------------------
     @property
@@ -207,6 +209,8 @@ class Runtime:
         for name, tick, interval in (
             ("flush", self._flush, cfg.storage.flush_interval),
             ("maintenance", self._maintain, cfg.storage.maintenance_interval),
+            ("overview", self.overview.tick, cfg.dashboard.refresh),
+            ("event stream", self.overview.poll_events, EVENT_POLL_S),
         ):
             housekeeping = run_loop(
                 name, tick, clock=self.clock, interval_s=interval, offset_s=0.0, stop=self._stop, metrics=self.metrics
@@ -230,10 +234,10 @@ class Runtime:
     def _loop_crashed(self, name: str, exc: BaseException) -> None:
         # A bug in a loop must not pass silently; stop everything so it is seen.
         log.error("loop %s crashed", name, exc_info=exc)
-        self._stop.set()
+        self.request_stop()
 
     async def stop(self) -> None:
-        self._stop.set()
+        self.request_stop()
         await self._tasks.stop()
         if self.rules is not None:
             await self.rules.stop()
@@ -257,6 +261,11 @@ class Runtime:
 
     def request_stop(self) -> None:
         self._stop.set()
+        self.overview.close()
+
+    @property
+    def store_open(self) -> bool:
+        return self._store is not None
 
     @property
     def alert_sink(self) -> AlertSink | None:

@@ -31,6 +31,11 @@ def insert_event(conn: sqlite3.Connection, event: Event) -> int:
     return int(rowid)
 
 
+def last_event_id(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()
+    return int(row[0])
+
+
 def query_events(
     conn: sqlite3.Connection,
     *,
@@ -38,6 +43,8 @@ def query_events(
     kinds: Sequence[str] | None,
     service: str | None,
     limit: int,
+    until_ms: int | None = None,
+    after_id: int | None = None,
 ) -> list[Event]:
     """Newest first (ties in time by insertion, newest first too)."""
     where: list[str] = []
@@ -45,6 +52,12 @@ def query_events(
     if since_ms is not None:
         where.append("ts_ms >= ?")
         params.append(since_ms)
+    if until_ms is not None:
+        where.append("ts_ms <= ?")
+        params.append(until_ms)
+    if after_id is not None:
+        where.append("id > ?")
+        params.append(after_id)
     if kinds is not None:
         if not kinds:
             return []

@@ -537,10 +537,25 @@ class SQLiteStore:
         kinds: Sequence[str] | None = None,
         service: str | None = None,
         limit: int = 100,
+        until_ms: int | None = None,
+        after_id: int | None = None,
     ) -> list[Event]:
         """Newest first."""
         with self._reading("reading events") as conn:
-            return records.query_events(conn, since_ms=since_ms, kinds=kinds, service=service, limit=limit)
+            return records.query_events(
+                conn,
+                since_ms=since_ms,
+                kinds=kinds,
+                service=service,
+                limit=limit,
+                until_ms=until_ms,
+                after_id=after_id,
+            )
+
+    def last_event_id(self) -> int:
+        """The id of the newest event (ids only grow); 0 when there is none."""
+        with self._reading("reading events") as conn:
+            return records.last_event_id(conn)
 
     def add_config_revision(self, text: str, source: str, timestamp_ms: int) -> ConfigRevision:
         """Record a config text; returns the newest revision if its text is the same."""

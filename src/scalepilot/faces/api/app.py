@@ -23,8 +23,10 @@ from prometheus_client.openmetrics.exposition import generate_latest as generate
 
 from scalepilot import __version__
 from scalepilot.domain.events import Event, EventKind
+from scalepilot.faces import web
 from scalepilot.faces.api import auth
 from scalepilot.faces.api.alerts import alerts_router
+from scalepilot.faces.api.dashboard import dashboard_router
 from scalepilot.faces.api.prometheus import prometheus_router
 from scalepilot.faces.api.services import services_router
 from scalepilot.service.runtime import Runtime
@@ -36,6 +38,10 @@ def create_app(runtime: Runtime) -> FastAPI:
         title="scalepilot",
         version=__version__,
         description="A self-hosted infrastructure scaling control plane.",
+        # Swagger UI is served from the package by faces.web (FastAPI's own pages load it
+        # from a CDN); one documentation page is enough, so no ReDoc.
+        docs_url=None,
+        redoc_url=None,
     )
     server = runtime.config.server
     tokens = TokenStore(runtime.store, clock=runtime.clock.now)
@@ -104,5 +110,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(services_router(runtime))
     app.include_router(prometheus_router(runtime))
     app.include_router(alerts_router(runtime))
+    app.include_router(dashboard_router(runtime))
     app.include_router(auth.tokens_router(tokens))
+    web.mount(app)
+    auth.describe_security(app, enabled=server.auth_enabled, public_metrics=server.auth.public_metrics)
     return app

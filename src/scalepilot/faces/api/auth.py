@@ -10,9 +10,9 @@ someone guessing from a shared address cannot lock its users out.
 When auth is on, the identity of a write is ``token:<name>``, whatever the request body
 claims (:func:`actor`); the routes record it in their events.
 
-Security headers go on every response. ``/docs`` and ``/redoc`` (FastAPI's pages, which
-load their script from a CDN and start it inline) get a CSP relaxed for exactly that;
-everything else gets the strict one.
+Security headers go on every response. ``/docs`` (Swagger UI, vendored) gets a CSP that
+allows inline styles and data: images, which it needs; everything else, the dashboard
+included, gets the strict one.
 """
 
 from __future__ import annotations
@@ -30,14 +30,13 @@ from scalepilot.domain.auth import FailureLimiter, Role, required_role
 from scalepilot.service.tokens import TokenError, TokenStore
 
 STRICT_CSP = "default-src 'self'; script-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+# Swagger UI (vendored, served from /docs/) styles itself inline and draws icons from
+# data: URIs; its script is still only our own files, so no script can be injected.
 DOCS_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-    "font-src 'self' https://fonts.gstatic.com; "
-    "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
-    "worker-src 'self' blob:; object-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "object-src 'none'; frame-ancestors 'none'; base-uri 'none'"
 )
-_DOCS_PAGES = ("/docs", "/redoc", "/docs/oauth2-redirect")
+_DOCS_PAGES = "/docs"
 HEADERS = {
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
@@ -90,6 +89,7 @@ def install(
                 return _refuse(401, "only Authorization: Bearer <token> is accepted")
             return _refuse(401, "unknown, revoked or expired token")
         request.state.token_name = record.name
+        request.state.token_role = record.role.label
         if record.role < need:
             return _refuse(
                 403, f"token {record.name!r} has role {record.role.label}; this needs {need.label} or higher"
@@ -100,10 +100,41 @@ def install(
     async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         refused = check(request) if enabled else None
         response = refused if refused is not None else await call_next(request)
-        docs = request.url.path in _DOCS_PAGES
+        path = request.url.path
+        docs = path == _DOCS_PAGES or path.startswith(_DOCS_PAGES + "/")
         response.headers["Content-Security-Policy"] = DOCS_CSP if docs else STRICT_CSP
         response.headers.update(HEADERS)
         return response
+
+
+def describe_security(app: FastAPI, *, enabled: bool, public_metrics: bool) -> None:
+    """Put the bearer scheme and each operation's need for it into ``/openapi.json``, so
+    Swagger UI's Authorize button works and clients generated from the spec send the
+    header. With auth off a token is optional (``{}`` is an allowed alternative)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        schema.setdefault("components", {})["securitySchemes"] = {
+            "bearer": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "An API token (`scalepilot token create --role viewer|operator|admin`). "
+                "Roles: viewer reads, operator also scales, pauses, silences and acknowledges, admin also "
+                "manages tokens.",
+            }
+        }
+        needed: list[dict[str, list[str]]] = [{"bearer": []}] if enabled else [{}, {"bearer": []}]
+        for path, item in schema.get("paths", {}).items():
+            for method, operation in item.items():
+                open_ = required_role(method, path, public_metrics=public_metrics) is None
+                operation["security"] = [] if open_ else needed
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 class TokenRequest(BaseModel):

@@ -162,7 +162,7 @@ def demo(
             seed=42,
         )
         console.print(
-            f"load → http://{host}:{lb_port}/api/sync  ·  dashboard/API http://127.0.0.1:{port}/status", highlight=False
+            f"load → http://{host}:{lb_port}/api/sync  ·  dashboard http://127.0.0.1:{port}/", highlight=False
         )
         view = _View(plan, gen, runtime)
         started_ms = to_ms(time.time())
@@ -181,7 +181,8 @@ def demo(
         result["summary"] = summarize(plan, load.result(), events, started_ms, view.peak_ready)
 
     console.print(
-        f"scalepilot demo: config {config_path}, API http://127.0.0.1:{port}/status — Ctrl-C to stop", highlight=False
+        f"scalepilot demo: config {config_path}, dashboard http://127.0.0.1:{port}/ — Ctrl-C to stop",
+        highlight=False,
     )
     code = asyncio.run(serve(loaded, during=body, announce=False))
     if "summary" in result:

@@ -94,8 +94,8 @@ async def serve(
         host = cfg.server.host if ":" not in cfg.server.host else f"[{cfg.server.host}]"
         url = f"http://{host}:{cfg.server.port}/"
         console.print(
-            f"[bold]scalepilot {__version__}[/bold] serving [link={url}]{url}[/link]  "
-            f"(/status, /metrics, /health, /ready)\n"
+            f"[bold]scalepilot {__version__}[/bold] dashboard [link={url}]{url}[/link]  "
+            f"(API {url}docs, /status, /metrics, /health, /ready)\n"
             f"scraping {len(runtime.scrape_loops)} endpoints, {len(runtime.probe_loops)} probes; "
             f"data in {runtime.data_dir}  — Ctrl-C to stop",
             highlight=False,

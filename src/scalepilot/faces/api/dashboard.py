@@ -1,0 +1,358 @@
+"""What the dashboard reads: the overview, a service's charts and health checks, the
+event log, the scaling report and the live stream (see docs/dashboard.md).
+
+All reads (viewer role). The overview is a snapshot the runtime keeps fresh
+(``service.overview``); charts and the report run their queries in the metric source's
+worker threads, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import math
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import Response, StreamingResponse
+
+from scalepilot.adapters.prometheus.params import parse_time
+from scalepilot.config.durations import parse_duration
+from scalepilot.config.models import Service
+from scalepilot.control.dashboard import CHART_SERIES, REPLICAS, chart_queries
+from scalepilot.domain.events import EventKind
+from scalepilot.domain.matchers import Matcher, MatchOp
+from scalepilot.domain.query import QueryError
+from scalepilot.service.overview import event_body, iso
+from scalepilot.service.runtime import Runtime
+
+CHART_POINTS = 240
+MIN_RANGE_S = 300.0
+MAX_RANGE_S = 31 * 86_400.0
+KEEPALIVE_S = 15.0
+SCALING_KINDS = (
+    EventKind.SCALED,
+    EventKind.MANUAL_SCALE,
+    EventKind.SCALE_FAILED,
+    EventKind.AUTOSCALING_PAUSED,
+    EventKind.AUTOSCALING_RESUMED,
+)
+REPORT_EVENT_LIMIT = 10_000
+
+
+def _range(text: str) -> float:
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        raise HTTPException(422, f"range: {exc}") from exc
+    if not MIN_RANGE_S <= seconds <= MAX_RANGE_S:
+        raise HTTPException(422, "range: between 5m and 31d")
+    return seconds
+
+
+def _when(text: str | None, now: float, what: str) -> int | None:
+    """RFC 3339, unix seconds, or a duration back from now (``1h``), as milliseconds."""
+    if text is None or text == "":
+        return None
+    try:
+        return round((now - parse_duration(text)) * 1000)
+    except ValueError:
+        pass
+    try:
+        return parse_time(text)
+    except ValueError:
+        raise HTTPException(
+            422, f"{what}: {text!r} is neither a time (RFC 3339, unix seconds) nor a duration such as 1h"
+        ) from None
+
+
+def _column(result_matrix: Any, times_ms: np.ndarray) -> list[float | None]:
+    """A range query's first series on the chart's time axis; ``None`` is a gap."""
+    out: list[float | None] = [None] * len(times_ms)
+    if not result_matrix:
+        return out
+    series = result_matrix[0]
+    idx = np.searchsorted(times_ms, series.timestamps)
+    for i, ts, value in zip(idx.tolist(), series.timestamps.tolist(), series.values.tolist(), strict=True):
+        if i < len(times_ms) and times_ms[i] == ts and math.isfinite(value):
+            out[i] = value
+    return out
+
+
+def dashboard_router(runtime: Runtime) -> APIRouter:
+    router = APIRouter(prefix="/api/v1", tags=["dashboard"])
+
+    def service(name: str) -> Service:
+        for svc in runtime.config.services:
+            if svc.name == name:
+                return svc
+        raise HTTPException(404, f"no service named {name!r}")
+
+    @router.get("/overview")
+    async def overview() -> dict[str, Any]:
+        """Every service's status, replicas, load, latency, errors, CPU, memory and firing
+        alerts: a snapshot refreshed every ``dashboard.refresh``."""
+        if runtime.overview.snapshot["generated_at_ms"] is None:
+            return await runtime.overview.refresh()
+        return runtime.overview.snapshot
+
+    @router.get("/services/{name}/charts")
+    async def charts(
+        name: str,
+        range_: Annotated[str, Query(alias="range", description="15m, 1h, 6h, 24h, 7d: 5m to 31d.")] = "1h",
+    ) -> dict[str, Any]:
+        """Load, latency p50/p95/p99, error rate, CPU, memory and replicas over the range
+        on one time axis, with the scaling events in it."""
+        svc = service(name)
+        seconds = _range(range_)
+        cfg = runtime.config
+        step_s = max(1.0, math.ceil(seconds / CHART_POINTS))
+        now = runtime.clock.now()
+        step_ms = round(step_s * 1000)
+        end_ms = (round(now * 1000) // step_ms) * step_ms
+        start_ms = end_ms - round(seconds * 1000)
+        controller = runtime.controllers.get(name)
+        horizon = None
+        if controller is not None and controller.last_forecast is not None:
+            horizon = controller.last_forecast.horizon
+        queries = chart_queries(
+            svc, svc.scrape.interval or cfg.scrape.interval, cfg.host_stats.interval, step_s, horizon
+        )
+        times_ms = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
+        source = runtime.query_source
+
+        async def one(query: str) -> list[float | None]:
+            try:
+                result = await source.query_range(query, start_ms, end_ms, step_ms)
+            except QueryError as exc:
+                if exc.kind == "bad_data":
+                    raise HTTPException(422, f"signals of {name!r}: {exc}") from exc
+                raise HTTPException(503, f"reading the store: {exc}") from exc
+            return _column(result.matrix, times_ms)
+
+        names = [k for k in CHART_SERIES if k in queries]
+        columns = await asyncio.gather(*(one(queries[k]) for k in names))
+        events = runtime.store.events(
+            since_ms=start_ms, until_ms=end_ms + step_ms, kinds=SCALING_KINDS, service=name, limit=1000
+        )
+        return {
+            "service": name,
+            "range_seconds": seconds,
+            "step_seconds": step_s,
+            "start_ms": start_ms,
+            "end_ms": end_ms,
+            "timestamps": (times_ms / 1000).tolist(),
+            "series": dict(zip(names, columns, strict=True)),
+            "sources": {k: "forecast" if k == "forecast_rps" else "measured" for k in names},
+            "queries": {k: queries[k] for k in names},
+            "decisions": [_decision(e) for e in reversed(events)],
+        }
+
+    @router.get("/services/{name}/health")
+    async def health(name: str) -> dict[str, Any]:
+        """The service's scrape targets, probes with their recent results, and replicas."""
+        service(name)
+        status = runtime.status()
+        controller = runtime.controllers.get(name)
+        return {
+            "service": name,
+            "targets": [t for t in status["targets"] if t["service"] == name],
+            "probes": [p for p in status["probes"] if p["service"] == name],
+            "replicas": controller.describe()["replica_list"] if controller is not None else [],
+        }
+
+    @router.get("/events")
+    async def events(
+        service_: Annotated[str | None, Query(alias="service", description="Only this service's events.")] = None,
+        kind: Annotated[list[str], Query(description="Only these kinds (repeatable).")] = [],  # noqa: B006
+        since: Annotated[str | None, Query(description="RFC 3339, unix seconds, or a duration ago: 1h.")] = None,
+        until: Annotated[str | None, Query(description="RFC 3339, unix seconds, or a duration ago.")] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> list[dict[str, Any]]:
+        """The event log, newest first."""
+        known = {str(k) for k in EventKind}
+        bad = [k for k in kind if k not in known]
+        if bad:
+            raise HTTPException(422, f"unknown event kind {bad[0]!r}; see /api/v1/events/kinds")
+        now = runtime.clock.now()
+        found = runtime.store.events(
+            since_ms=_when(since, now, "since"),
+            until_ms=_when(until, now, "until"),
+            kinds=kind or None,
+            service=service_,
+            limit=limit,
+        )
+        return [event_body(e) for e in found]
+
+    @router.get("/events/kinds")
+    async def event_kinds() -> list[str]:
+        """Every kind of event scalepilot records."""
+        return sorted(str(k) for k in EventKind)
+
+    @router.get("/report", response_model=None)
+    async def report(
+        range_: Annotated[str, Query(alias="range", description="How far back: 5m to 31d.")] = "24h",
+        service_: Annotated[str | None, Query(alias="service", description="Only this service.")] = None,
+        format_: Annotated[str, Query(alias="format", pattern="^(json|csv)$")] = "json",
+    ) -> dict[str, Any] | Response:
+        """The scaling report: per service, actions, replica-hours and the replica range
+        (measured from the stored replica series), and every scaling event."""
+        seconds = _range(range_)
+        services = [service(service_)] if service_ is not None else list(runtime.config.services)
+        now = runtime.clock.now()
+        end_ms = round(now * 1000)
+        start_ms = end_ms - round(seconds * 1000)
+        rows = []
+        summary = []
+        for svc in services:
+            found = runtime.store.events(
+                since_ms=start_ms, until_ms=end_ms, kinds=SCALING_KINDS, service=svc.name, limit=REPORT_EVENT_LIMIT
+            )
+            scaling = [_decision(e) for e in reversed(found)]
+            rows += scaling
+            summary.append(
+                {
+                    "service": svc.name,
+                    **await _replica_hours(runtime, svc.name, start_ms, end_ms),
+                    **_action_counts(scaling),
+                }
+            )
+        rows.sort(key=lambda r: r["timestamp_ms"])
+        body = {
+            "generated_at": iso(end_ms),
+            "start": iso(start_ms),
+            "end": iso(end_ms),
+            "range_seconds": seconds,
+            "services": summary,
+            "events": rows,
+            "sources": {
+                "replica_hours": f"measured: {REPLICAS} recorded every dashboard.refresh "
+                f"({runtime.config.dashboard.refresh:g} s), integrated over the time it covers",
+                "events": "the event log",
+            },
+        }
+        if format_ == "json":
+            return body
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(["time", "service", "kind", "from", "to", "actor", "reason"])
+        for r in rows:
+            writer.writerow(
+                [iso(r["timestamp_ms"]), r["service"], r["kind"], r["from"], r["to"], r["actor"], r["reason"]]
+            )
+        stamp = iso(end_ms)[:19].replace(":", "").replace("-", "")
+        return Response(
+            out.getvalue(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="scalepilot-report-{stamp}.csv"'},
+        )
+
+    @router.get("/whoami")
+    async def whoami(request: Request) -> dict[str, Any]:
+        """The caller's token and role, so a page shows only the buttons that will work."""
+        enabled = runtime.config.server.auth_enabled
+        return {
+            "auth_enabled": enabled,
+            "token": getattr(request.state, "token_name", None),
+            "role": getattr(request.state, "token_role", None) if enabled else "admin",
+        }
+
+    @router.get(
+        "/stream",
+        response_class=StreamingResponse,
+        responses={200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events."}},
+    )
+    async def stream(request: Request) -> StreamingResponse:
+        """Server-Sent Events: ``overview`` after every refresh (and at once), ``event``
+        for every new event, and a comment every 15 s to keep proxies from closing it."""
+        hub = runtime.overview
+
+        async def messages() -> AsyncIterator[str]:
+            async with hub.subscribe() as sub:
+                yield _sse("overview", hub.snapshot)
+                while not await request.is_disconnected():
+                    try:
+                        message = await asyncio.wait_for(sub.queue.get(), KEEPALIVE_S)
+                    except TimeoutError:
+                        yield ": keep-alive\n\n"
+                        continue
+                    if message is None:
+                        return
+                    yield _sse(message.event, message.data)
+
+        return StreamingResponse(
+            messages(),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    return router
+
+
+def _sse(event: str, data: dict[str, Any]) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+def _decision(e: Any) -> dict[str, Any]:
+    d = e.details or {}
+    return {
+        "timestamp_ms": e.timestamp_ms,
+        "time": iso(e.timestamp_ms),
+        "service": e.service,
+        "kind": str(e.kind),
+        "from": d.get("from"),
+        "to": d.get("to", d.get("replicas")),
+        "reason": d.get("reason") or d.get("error") or e.message,
+        "actor": d.get("actor", "autoscaler"),
+    }
+
+
+def _action_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
+    moves = [r for r in rows if r["kind"] in (EventKind.SCALED, EventKind.MANUAL_SCALE)]
+    return {
+        "scaling_actions": len(moves),
+        "scale_ups": sum(1 for r in moves if (r["to"] or 0) > (r["from"] or 0)),
+        "scale_downs": sum(1 for r in moves if (r["to"] or 0) < (r["from"] or 0)),
+        "manual": sum(1 for r in moves if r["kind"] == EventKind.MANUAL_SCALE),
+        "failed": sum(1 for r in rows if r["kind"] == EventKind.SCALE_FAILED),
+    }
+
+
+async def _replica_hours(runtime: Runtime, name: str, start_ms: int, end_ms: int) -> dict[str, Any]:
+    """Replica-hours from the stored ready-replica series: each sample holds until the
+    next (or for one refresh interval at the end); time without samples counts nothing
+    and is reported as not covered rather than guessed."""
+    matchers = [
+        Matcher("__name__", MatchOp.EQ, REPLICAS),
+        Matcher("service", MatchOp.EQ, name),
+        Matcher("state", MatchOp.EQ, "ready"),
+    ]
+    data = await asyncio.to_thread(runtime.store.select, matchers, start_ms, end_ms)
+    hold_ms = round(runtime.config.dashboard.refresh * 1000 * 2)
+    total = 0.0
+    covered_ms = 0
+    low: float | None = None
+    high: float | None = None
+    for series in data:
+        ts = np.asarray(series.timestamps, dtype=np.int64)
+        vals = np.asarray(series.values, dtype=np.float64)
+        keep = np.isfinite(vals)
+        ts, vals = ts[keep], vals[keep]
+        if len(ts) == 0:
+            continue
+        nxt = np.append(ts[1:], min(end_ms, int(ts[-1]) + hold_ms))
+        span = np.minimum(nxt - ts, hold_ms).clip(min=0)
+        total += float((vals * span).sum()) / 3_600_000
+        covered_ms += int(span.sum())
+        low = float(vals.min()) if low is None else min(low, float(vals.min()))
+        high = float(vals.max()) if high is None else max(high, float(vals.max()))
+    return {
+        "replica_hours": round(total, 4),
+        "covered_seconds": covered_ms / 1000,
+        "min_replicas": low,
+        "max_replicas": high,
+    }
