@@ -35,21 +35,13 @@ from pathlib import Path
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scalepilot.adapters.loadgen import ramp
 from scalepilot.adapters.loadgen.generator import LoadGenerator
+from tests.browser.support import CHROMIUM, CHROMIUM_ARGS  # one launch recipe for both
 
 SERVICES = 50
 RPS = 200.0
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def free_port() -> int:

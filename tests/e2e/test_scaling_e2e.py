@@ -144,6 +144,13 @@ def test_manual_scale_pause_resume_and_explain(tmp_path: Path, no_leftovers: Non
 
         bad = httpx.post(f"{base}/api/v1/services/shop/scale", json={"replicas": -1, "reason": "x"}, timeout=5)
         assert bad.status_code == 422
+        above = httpx.post(f"{base}/api/v1/services/shop/scale", json={"replicas": 5, "reason": "x"}, timeout=5)
+        assert above.status_code == 422
+        assert "above autoscaling.max_replicas (4)" in above.json()["detail"]
+        fork_bomb = {"replicas": 600, "reason": "typo", "force": True}
+        refused = httpx.post(f"{base}/api/v1/services/shop/scale", json=fork_bomb, timeout=5)
+        assert refused.status_code == 422 and "at most 100" in refused.json()["detail"]
+        assert service(base)["replicas"]["desired"] == 3  # neither refusal changed anything
         assert (
             httpx.post(f"{base}/api/v1/services/nope/scale", json={"replicas": 1, "reason": "x"}, timeout=5).status_code
             == 404

@@ -221,7 +221,7 @@ def test_the_stream_needs_a_viewer(server: Server, role: str | None) -> None:
 @pytest.mark.parametrize("role", ["viewer", "operator", "admin"])
 def test_whoami_names_the_token_and_its_role(server: Server, role: str) -> None:
     me = call(server, "GET", "/api/v1/whoami", server.tokens[role]).json()
-    assert me == {"auth_enabled": True, "token": role, "role": role}
+    assert me == {"auth_enabled": True, "token": role, "role": role, "alerting": False}
 
 
 def test_a_viewer_cannot_scale_and_an_operator_can(server: Server) -> None:

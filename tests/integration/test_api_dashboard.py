@@ -139,6 +139,7 @@ def test_a_service_whose_every_check_fails_is_down_with_the_reason(server: Serve
 
     gone = wait_for(down, timeout=20, what="gone to show as down")
     assert gone["status_reasons"] == ["1 of 1 probes failing"]
+    assert gone["status_details"] == [{"key": "probes_failing", "down": 1, "total": 1}]
     assert gone["replicas"] is None and gone["figures"]["load_rps"]["value"] is None
     counts = server.get("/api/v1/overview").json()["counts"]
     assert counts["down"] >= 1 and sum(counts.values()) == 2
@@ -220,6 +221,9 @@ def test_a_scale_reaches_the_stream_the_event_log_and_the_report(server: Server)
         scaled = seen[-1]
         assert scaled["service"] == "api" and scaled["details"]["to"] == 3
         assert len({e["id"] for e in seen}) == len(seen)  # no event twice
+
+    above = httpx.post(f"{server.base}/api/v1/services/api/scale", json={"replicas": 6, "reason": "x"}, timeout=30)
+    assert above.status_code == 422 and "max_replicas (5)" in above.json()["detail"]
 
     logged = server.get("/api/v1/events", kind="manual_scale", service="api", since="10m").json()
     assert [e["id"] for e in logged] == [scaled["id"]]

@@ -86,7 +86,7 @@ def test_a_chart_step_longer_than_the_window_widens_it() -> None:
         ({}, {}, None, [], "unknown", ["not scraped or probed yet"]),
         ({"up": 2}, {"up": 1}, {"desired": 2, "ready": 2}, [], "healthy", []),
         ({"up": 2}, {}, {"desired": 3, "ready": 0}, [], "down", ["no replica ready of 3 desired"]),
-        ({"down": 1}, {"down": 1}, None, [], "down", ["1 of 1 scrape targets down; 1 of 1 probes failing"]),
+        ({"down": 1}, {"down": 1}, None, [], "down", ["1 of 1 scrape targets down", "1 of 1 probes failing"]),
         ({"up": 1, "down": 1}, {}, None, [], "degraded", ["1 of 2 scrape targets down"]),
         ({"up": 2}, {}, {"desired": 3, "ready": 2}, [], "degraded", ["2 of 3 replicas ready"]),
         ({"up": 1}, {}, None, ["B", "A", "A"], "degraded", ["alert firing: A, B"]),
@@ -103,3 +103,10 @@ def test_status(
 ) -> None:
     health = classify(targets=targets, probes=probes, replicas=replicas, firing_alerts=alerts)
     assert (health.status, health.reasons) == (status, reasons)
+    # Each reason also travels as a catalog key and its numbers, for the Turkish page.
+    assert all(set(r.to_dict()) == {"key", *r.params} for r in health.details)
+
+
+def test_a_reason_carries_its_numbers() -> None:
+    health = classify(targets={"up": 3}, probes={}, replicas={"desired": 3, "ready": 1}, firing_alerts=[])
+    assert [r.to_dict() for r in health.details] == [{"key": "replicas_not_ready", "ready": 1, "desired": 3}]

@@ -198,6 +198,12 @@ def test_keywords_can_be_metric_names() -> None:
         ("rate(x[5m]) [1m]", 13, "ranges only allowed for vector selectors"),
         (r'"\q"', 2, "unknown escape sequence"),
         ("", 1, "no expression found in input"),
+        # Names and numbers are ASCII, as in Prometheus's lexer: other letters and digits
+        # are unexpected characters (they once tripped an assertion: a 500 from the API).
+        ("Ãrx", 1, "unexpected character: 'Ã'"),
+        ('up{ß="a"}', 4, "unexpected character: 'ß'"),
+        ("x + ²", 5, "unexpected character: '²'"),
+        ("x + ٣", 5, "unexpected character: '٣'"),
     ],
 )
 def test_errors_name_the_column(text: str, column: int, fragment: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from scalepilot.config.durations import format_duration
 from scalepilot.config.models import Service
@@ -139,12 +140,29 @@ def chart_queries(
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why a service is not healthy: a catalog ``key`` and its numbers, so the dashboard
+    can say it in the reader's language; ``text`` is the English for logs and scripts."""
+
+    key: str
+    params: dict[str, Any]
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, **self.params}
+
+
 @dataclass(slots=True)
 class Health:
-    """A service's state as the overview shows it, with the reasons in words."""
+    """A service's state as the overview shows it, with the reasons."""
 
     status: str = "unknown"
-    reasons: list[str] = field(default_factory=list)
+    details: list[Reason] = field(default_factory=list)
+
+    @property
+    def reasons(self) -> list[str]:
+        return [r.text for r in self.details]
 
 
 def classify(
@@ -160,32 +178,38 @@ def classify(
     down: no replica ready though some are wanted, or every check that has run failed.
     degraded: some check down, fewer replicas ready than desired, or an alert firing.
     unknown: nothing has been checked yet (and no replicas to count)."""
-    reasons: list[str] = []
     checked_up = targets.get("up", 0) + probes.get("up", 0)
     checked_down = targets.get("down", 0) + probes.get("down", 0)
     if replicas is not None and replicas.get("desired", 0) > 0 and replicas.get("ready", 0) == 0:
-        reasons.append(f"no replica ready of {replicas['desired']} desired")
-        return Health("down", reasons)
+        desired = replicas["desired"]
+        return Health(
+            "down", [Reason("no_replica_ready", {"desired": desired}, f"no replica ready of {desired} desired")]
+        )
+    checks = _checks_down(targets, probes)
     if checked_down and not checked_up:
-        reasons.append(_checks_down(targets, probes))
-        return Health("down", reasons)
-    if checked_down:
-        reasons.append(_checks_down(targets, probes))
+        return Health("down", checks)
+    reasons = list(checks)
     if replicas is not None and replicas.get("ready", 0) < replicas.get("desired", 0):
-        reasons.append(f"{replicas['ready']} of {replicas['desired']} replicas ready")
+        ready, desired = replicas["ready"], replicas["desired"]
+        reasons.append(
+            Reason("replicas_not_ready", {"ready": ready, "desired": desired}, f"{ready} of {desired} replicas ready")
+        )
     if firing_alerts:
-        reasons.append("alert firing: " + ", ".join(sorted(set(firing_alerts))))
+        names = ", ".join(sorted(set(firing_alerts)))
+        reasons.append(Reason("alerts_firing", {"names": names}, f"alert firing: {names}"))
     if reasons:
         return Health("degraded", reasons)
     if not checked_up and replicas is None:
-        return Health("unknown", ["not scraped or probed yet"])
+        return Health("unknown", [Reason("not_checked_yet", {}, "not scraped or probed yet")])
     return Health("healthy", [])
 
 
-def _checks_down(targets: Mapping[str, int], probes: Mapping[str, int]) -> str:
-    parts = []
+def _checks_down(targets: Mapping[str, int], probes: Mapping[str, int]) -> list[Reason]:
+    out = []
     if targets.get("down"):
-        parts.append(f"{targets['down']} of {sum(targets.values())} scrape targets down")
+        down, total = targets["down"], sum(targets.values())
+        out.append(Reason("targets_down", {"down": down, "total": total}, f"{down} of {total} scrape targets down"))
     if probes.get("down"):
-        parts.append(f"{probes['down']} of {sum(probes.values())} probes failing")
-    return "; ".join(parts)
+        down, total = probes["down"], sum(probes.values())
+        out.append(Reason("probes_failing", {"down": down, "total": total}, f"{down} of {total} probes failing"))
+    return out

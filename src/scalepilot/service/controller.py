@@ -51,6 +51,9 @@ log = logging.getLogger(__name__)
 _LIVE = (ReplicaState.STARTING, ReplicaState.READY, ReplicaState.BACKOFF)
 
 
+LOCAL_REPLICA_LIMIT = 100
+
+
 class ControllerError(Exception):
     """A request the controller cannot carry out (unknown service, no target...)."""
 
@@ -332,9 +335,21 @@ class ServiceController:
         )
 
     # --- people ------------------------------------------------------------------------
-    async def scale(self, replicas: int, *, reason: str, actor: str) -> TargetStatus:
+    async def scale(self, replicas: int, *, reason: str, actor: str, force: bool = False) -> TargetStatus:
         if replicas < 0:
             raise ControllerError("replicas must not be negative")
+        if isinstance(self.target, LocalTarget) and replicas > LOCAL_REPLICA_LIMIT:
+            # Every local replica is a process on this machine: a typo (600 for 60)
+            # must not fork hundreds of them.
+            raise ControllerError(
+                f"{replicas} local replicas is more than this machine should run (at most {LOCAL_REPLICA_LIMIT})"
+            )
+        a = self.service.autoscaling
+        if a is not None and replicas > a.max_replicas and not force:
+            raise ControllerError(
+                f"{replicas} is above autoscaling.max_replicas ({a.max_replicas}); "
+                "scale with force to go beyond it on purpose"
+            )
         now = self._clock.now()
         async with self._act_lock:
             before = await self.target.status()

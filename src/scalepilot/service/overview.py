@@ -172,6 +172,7 @@ class Overview:
                     "labels": dict(svc.labels),
                     "status": health.status,
                     "status_reasons": health.reasons,
+                    "status_details": [r.to_dict() for r in health.details],
                     "target": svc.target.type if svc.target is not None else None,
                     "replicas": replicas,
                     "autoscaling": autoscaling,

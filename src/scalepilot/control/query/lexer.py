@@ -70,6 +70,18 @@ def parse_duration(text: str, pos: int = 0) -> int:
     return total
 
 
+def _digit(c: str) -> bool:
+    """ASCII only, as Prometheus's ``isDigit``: ``str.isdigit`` also takes ``²`` and ``٣``,
+    which no number pattern here matches."""
+    return "0" <= c <= "9"
+
+
+def _alpha(c: str) -> bool:
+    """ASCII letters and ``_``, as Prometheus's ``isAlpha``: ``Ã`` is an unexpected
+    character there, not the start of a name."""
+    return c == "_" or "a" <= c <= "z" or "A" <= c <= "Z"
+
+
 def tokenize(text: str) -> list[Token]:
     tokens: list[Token] = []
     i, n = 0, len(text)
@@ -86,10 +98,10 @@ def tokenize(text: str) -> list[Token]:
         elif c in "\"'`":
             token, i = _string(text, i)
             tokens.append(token)
-        elif c.isdigit() or (c == "." and i + 1 < n and text[i + 1].isdigit()):
+        elif _digit(c) or (c == "." and i + 1 < n and _digit(text[i + 1])):
             token, i = _number(text, i)
             tokens.append(token)
-        elif c.isalpha() or c == "_" or (c == ":" and not in_brackets):
+        elif _alpha(c) or (c == ":" and not in_brackets):
             m = _IDENT.match(text, i)
             assert m is not None
             word = m.group(0)
@@ -131,7 +143,7 @@ def _number(text: str, i: int) -> tuple[Token, int]:
 
 def _ident_char_at(text: str, i: int) -> bool:
     """Whether a number or duration runs on into letters (``5mm``, ``1x``): an error."""
-    return i < len(text) and (text[i].isalnum() or text[i] == "_")
+    return i < len(text) and (_alpha(text[i]) or _digit(text[i]))
 
 
 def _string(text: str, start: int) -> tuple[Token, int]:

@@ -59,7 +59,12 @@ def create_app(runtime: Runtime) -> FastAPI:
         """Liveness: 200 while the process serves HTTP."""
         return "ok\n"
 
-    @app.get("/ready", tags=["operations"], responses={503: {"description": "Not ready yet."}})
+    @app.get(
+        "/ready",
+        tags=["operations"],
+        response_class=PlainTextResponse,
+        responses={503: {"description": "Not ready yet.", "content": {"text/plain": {}}}},
+    )
     async def ready() -> Response:
         """Readiness: 200 once config, store and the first scrape round are done."""
         if runtime.ready:

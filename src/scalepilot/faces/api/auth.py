@@ -107,6 +107,13 @@ def install(
         return response
 
 
+_AUTH_ANSWERS = {
+    "401": "No token, or an unknown, revoked or expired one.",
+    "403": "The token's role is too low for this.",
+    "429": "Too many failed authentications from this address; see Retry-After.",
+}
+
+
 def describe_security(app: FastAPI, *, enabled: bool, public_metrics: bool) -> None:
     """Put the bearer scheme and each operation's need for it into ``/openapi.json``, so
     Swagger UI's Authorize button works and clients generated from the spec send the
@@ -131,6 +138,10 @@ def describe_security(app: FastAPI, *, enabled: bool, public_metrics: bool) -> N
             for method, operation in item.items():
                 open_ = required_role(method, path, public_metrics=public_metrics) is None
                 operation["security"] = [] if open_ else needed
+                if not open_:
+                    responses = operation.setdefault("responses", {})
+                    for code, text in _AUTH_ANSWERS.items():
+                        responses.setdefault(code, {"description": text, "content": {"application/json": {}}})
         app.openapi_schema = schema
         return schema
 

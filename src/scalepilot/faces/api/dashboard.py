@@ -193,7 +193,16 @@ def dashboard_router(runtime: Runtime) -> APIRouter:
         """Every kind of event scalepilot records."""
         return sorted(str(k) for k in EventKind)
 
-    @router.get("/report", response_model=None)
+    @router.get(
+        "/report",
+        response_model=None,
+        responses={
+            200: {
+                "description": "The report: JSON, or with format=csv one row per scaling event.",
+                "content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}},
+            }
+        },
+    )
     async def report(
         range_: Annotated[str, Query(alias="range", description="How far back: 5m to 31d.")] = "24h",
         service_: Annotated[str | None, Query(alias="service", description="Only this service.")] = None,
@@ -253,12 +262,14 @@ def dashboard_router(runtime: Runtime) -> APIRouter:
 
     @router.get("/whoami")
     async def whoami(request: Request) -> dict[str, Any]:
-        """The caller's token and role, so a page shows only the buttons that will work."""
+        """The caller's token and role, and whether alerting is configured, so a page shows only the
+        buttons and pages that will work."""
         enabled = runtime.config.server.auth_enabled
         return {
             "auth_enabled": enabled,
             "token": getattr(request.state, "token_name", None),
             "role": getattr(request.state, "token_role", None) if enabled else "admin",
+            "alerting": runtime.notifications is not None,
         }
 
     @router.get(
@@ -273,6 +284,8 @@ def dashboard_router(runtime: Runtime) -> APIRouter:
 
         async def messages() -> AsyncIterator[str]:
             async with hub.subscribe() as sub:
+                if hub.snapshot["generated_at_ms"] is None:
+                    await hub.refresh()  # the first message is a real overview, never the empty one
                 yield _sse("overview", hub.snapshot)
                 while not await request.is_disconnected():
                     try:
@@ -306,7 +319,8 @@ def _decision(e: Any) -> dict[str, Any]:
         "kind": str(e.kind),
         "from": d.get("from"),
         "to": d.get("to", d.get("replicas")),
-        "reason": d.get("reason") or d.get("error") or e.message,
+        # A resume has no reason of its own; its message would only repeat the actor.
+        "reason": d.get("reason") or d.get("error") or ("" if e.kind == EventKind.AUTOSCALING_RESUMED else e.message),
         "actor": d.get("actor", "autoscaler"),
     }
 

@@ -85,6 +85,58 @@ _EMPTY_SELECTOR_HINT = "vector selector must contain at least one non-empty matc
 _COLUMN_SUFFIX_RE = re.compile(r" \(at column \d+\)$")
 
 
+def _param(name: str, description: str, *, required: bool = False, many: bool = False) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "array", "items": {"type": "string"}} if many else {"type": "string"}
+    return {"name": name, "in": "query", "required": required, "description": description, "schema": schema}
+
+
+_TIME = "RFC 3339 or Unix seconds (fractions allowed)."
+_QUERY = _param("query", "A PromQL expression.", required=True)
+_TIMEOUT = _param("timeout", "Evaluation timeout, a duration such as 30s; at most 2m.")
+_START, _END = _param("start", _TIME), _param("end", _TIME)
+_MATCH = _param("match[]", 'A series selector, e.g. up{job="web"}; repeatable.', many=True)
+_ENVELOPE = {
+    "type": "object",
+    "required": ["status", "data"],
+    "properties": {
+        "status": {"type": "string", "enum": ["success"]},
+        "data": {},
+        "warnings": {"type": "array", "items": {"type": "string"}},
+    },
+}
+_ERROR = {
+    "type": "object",
+    "required": ["status", "errorType", "error"],
+    "properties": {
+        "status": {"type": "string", "enum": ["error"]},
+        "errorType": {"type": "string"},
+        "error": {"type": "string"},
+    },
+}
+
+
+def _openapi(*parameters: dict[str, Any], evaluates: bool = False, errors: bool = True) -> dict[str, Any]:
+    """What the spec says of a route that reads its parameters itself (GET query string or
+    a form-encoded POST body, as Prometheus): the parameters, and the JSON envelope of
+    every answer, so clients and schemathesis see the real shape. Only routes that
+    evaluate a query answer 422 (``execution``); ``errors=False``: always 200."""
+
+    def answer(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+        return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+    if not errors:
+        return {"responses": {"200": answer("Success: the result in data.", _ENVELOPE)}}
+    return {
+        "parameters": list(parameters),
+        "responses": {
+            "200": answer("Success: the result in data.", _ENVELOPE),
+            "400": answer("bad_data: a parameter or the query is malformed.", _ERROR),
+            **({"422": answer("execution: the query failed while it was evaluated.", _ERROR)} if evaluates else {}),
+            "503": answer("timeout, canceled or unavailable: try again.", _ERROR),
+        },
+    }
+
+
 class APIError(Exception):
     """An error answer: ``kind`` is Prometheus's ``errorType``."""
 
@@ -258,6 +310,10 @@ class _Handlers:
     ) -> Response:
         timeout = _timeout_s(params)
         try:
+            # As Prometheus, parse before the timeout starts: a malformed query is 400
+            # even with timeout=0, and only the evaluation can time out. (The engine's
+            # parse cache makes the evaluation's own parse free.)
+            await asyncio.to_thread(self.runtime.query_source.engine.parse, expr)
             async with asyncio.timeout(timeout):
                 result = await run()
         except TimeoutError:
@@ -325,36 +381,66 @@ def prometheus_router(runtime: Runtime) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["prometheus"])
     handlers = _Handlers(runtime)
 
-    @router.api_route("/query", methods=["GET", "POST"], response_class=Response)
+    def read(path: str, *parameters: dict[str, Any], evaluates: bool = False) -> Callable[[Any], Any]:
+        """GET and POST (a form body, for long queries) as two operations, so each has
+        its own operationId in the spec."""
+        extra = _openapi(*parameters, evaluates=evaluates)
+
+        def register(endpoint: Any) -> Any:
+            router.get(path, response_class=Response, openapi_extra=extra)(endpoint)
+            return router.post(path, response_class=Response, openapi_extra=extra)(endpoint)
+
+        return register
+
+    @read("/query", _QUERY, _param("time", _TIME), _TIMEOUT, evaluates=True)
     async def query(request: Request) -> Response:
         """An instant query: ``query``, ``time`` (RFC 3339 or unix seconds; default now),
         ``timeout`` (e.g. ``30s``). As Prometheus's ``/api/v1/query``."""
         return await _guard(handlers.query(request))
 
-    @router.api_route("/query_range", methods=["GET", "POST"], response_class=Response)
+    @read(
+        "/query_range",
+        _QUERY,
+        _param("start", _TIME, required=True),
+        _param("end", _TIME, required=True),
+        _param("step", "Resolution: seconds or a duration such as 15s.", required=True),
+        _TIMEOUT,
+        evaluates=True,
+    )
     async def query_range(request: Request) -> Response:
         """A range query: ``query``, ``start``, ``end``, ``step`` (seconds or a duration
         such as ``15s``), ``timeout``. At most 11,000 points per series."""
         return await _guard(handlers.query_range(request))
 
-    @router.api_route("/series", methods=["GET", "POST"], response_class=Response)
+    @read("/series", {**_MATCH, "required": True}, _START, _END)
     async def series(request: Request) -> Response:
         """Label sets of the series matching any ``match[]`` (required, repeatable),
         optionally with a sample between ``start`` and ``end``."""
         return await _guard(handlers.series(request))
 
-    @router.api_route("/labels", methods=["GET", "POST"], response_class=Response)
+    @read("/labels", _MATCH, _START, _END)
     async def labels(request: Request) -> Response:
         """Label names, sorted: of every series, or of those matching ``match[]``."""
         return await _guard(handlers.labels(request))
 
-    @router.get("/label/{name}/values", response_class=Response)
-    async def label_values(name: str, request: Request) -> Response:
+    # The label name is read from the path by hand: a FastAPI path parameter would add
+    # FastAPI's own 422 answer to the spec, and a bad name is Prometheus's 400 here.
+    @router.get(
+        "/label/{name}/values",
+        response_class=Response,
+        openapi_extra=_openapi(
+            {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
+            _MATCH,
+            _START,
+            _END,
+        ),
+    )
+    async def label_values(request: Request) -> Response:
         """Values of one label, sorted: over every series, or those matching ``match[]``.
         ``__name__`` lists metric names."""
-        return await _guard(handlers.label_values(name, request))
+        return await _guard(handlers.label_values(request.path_params["name"], request))
 
-    @router.get("/status/buildinfo", response_class=Response)
+    @router.get("/status/buildinfo", response_class=Response, openapi_extra=_openapi(errors=False))
     async def buildinfo() -> Response:
         """The Prometheus API level spoken (``version``), and scalepilot's own version.
         Grafana reads ``version`` to decide which features to use."""
@@ -371,7 +457,7 @@ def prometheus_router(runtime: Runtime) -> APIRouter:
             }
         )
 
-    @router.get("/metadata", response_class=Response)
+    @router.get("/metadata", response_class=Response, openapi_extra=_openapi(errors=False))
     async def metadata() -> Response:
         """Metric metadata (HELP, TYPE, UNIT): empty, as scalepilot does not keep it yet.
         An empty answer keeps Grafana's metric browser working."""

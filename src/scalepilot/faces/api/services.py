@@ -23,6 +23,7 @@ class ScaleRequest(BaseModel):
     replicas: int = Field(ge=0, le=10_000, description="The replica count to run now.")
     reason: str = Field(min_length=1, max_length=500, description="Why; recorded in the event.")
     actor: str = Field("api", max_length=100, description="Who asks; recorded in the event.")
+    force: bool = Field(False, description="Allow a count above autoscaling.max_replicas.")
 
 
 class PauseRequest(BaseModel):
@@ -70,7 +71,7 @@ def services_router(runtime: Runtime) -> APIRouter:
         """Scale now, by hand. Pauses the autoscaler for ``autoscaling.manual_pause``."""
         c = controller(name)
         try:
-            await c.scale(body.replicas, reason=body.reason, actor=actor(request, body.actor))
+            await c.scale(body.replicas, reason=body.reason, actor=actor(request, body.actor), force=body.force)
         except ControllerError as exc:
             raise HTTPException(422, str(exc)) from exc
         except TargetError as exc:

@@ -63,6 +63,7 @@ def scale(
     service: str = typer.Argument(..., help="The service to scale."),
     replicas: int = typer.Argument(..., help="How many replicas to run."),
     reason: str = typer.Option(..., "--reason", "-r", help="Why; recorded in the event."),
+    force: bool = typer.Option(False, "--force", help="Allow a count above autoscaling.max_replicas."),
     config: Path = typer.Option(DEFAULT_CONFIG, "-c", "--config", help="Config whose server address to ask."),
     url: str | None = typer.Option(None, help="Base URL of a running scalepilot (overrides -c)."),
 ) -> None:
@@ -73,8 +74,10 @@ def scale(
       scalepilot scale shop 6 --reason "campaign starts at 20:00"
 
       scalepilot scale shop 2 -r "night" --url http://127.0.0.1:8420
+
+      scalepilot scale shop 40 -r "launch, above max_replicas on purpose" --force
     """
-    _act(config, url, service, "scale", {"replicas": replicas, "reason": reason})
+    _act(config, url, service, "scale", {"replicas": replicas, "reason": reason, "force": force})
 
 
 def pause(
