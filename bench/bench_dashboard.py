@@ -109,7 +109,7 @@ def browser(base: str, runs: int) -> tuple[int, dict[str, int], list[float], lis
 
             page.on("response", count)
             page.goto(base + "/")
-            page.wait_for_function("document.documentElement.dataset.ready === '1'", timeout=30_000)
+            page.wait_for_selector("html[data-ready='1']", state="attached", timeout=30_000)
             ctx.close()
             tti: list[float] = []
             ref: list[float] = []
@@ -117,7 +117,7 @@ def browser(base: str, runs: int) -> tuple[int, dict[str, int], list[float], lis
                 ctx = chromium.new_context()  # a cold cache each time
                 page = ctx.new_page()
                 page.goto(base + "/", wait_until="commit")
-                page.wait_for_function("document.documentElement.dataset.ready === '1'", timeout=30_000, polling=5)
+                page.wait_for_selector("html[data-ready='1']", state="attached", timeout=30_000)
                 tti.append(page.evaluate("performance.now()"))
                 page.goto(base + "/health", wait_until="load")
                 ref.append(page.evaluate("performance.getEntriesByType('navigation')[0].loadEventEnd"))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import math
 from collections import Counter
@@ -64,10 +65,20 @@ def event_body(e: Event) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """One Server-Sent Event: its ``event:`` name and JSON ``data``."""
+    """One Server-Sent Event: its ``event:`` name and JSON ``data``, encoded once for
+    every subscriber."""
 
     event: str
     data: dict[str, Any]
+    encoded: str = ""
+
+    @property
+    def json(self) -> str:
+        return self.encoded or encode(self.data)
+
+
+def encode(data: Any) -> str:
+    return json.dumps(data, separators=(",", ":"), allow_nan=False)
 
 
 class Subscription:
@@ -95,6 +106,9 @@ class Overview:
         self.runtime = runtime
         self.refresh_s = runtime.config.dashboard.refresh
         self.snapshot: dict[str, Any] = self._empty()
+        # Encoded once per refresh: serving the overview is then a copy of bytes, however
+        # many pages ask (a 50-service snapshot is ~50 KB of JSON, milliseconds to encode).
+        self.snapshot_json = encode(self.snapshot).encode()
         self._subscribers: set[Subscription] = set()
         self._last_event_id: int | None = None
         self._closed = False
@@ -183,8 +197,7 @@ class Overview:
                 }
             )
         if replica_samples and rt.store_open:
-            ids = rt.store.series_ids([labels for labels, _ in replica_samples])
-            rt.store.append(ids, now_ms, [v for _, v in replica_samples])
+            await asyncio.to_thread(self._record, replica_samples, now_ms)
         self.snapshot = {
             "generated_at_ms": now_ms,
             "generated_at": iso(now_ms),
@@ -194,8 +207,14 @@ class Overview:
             "alerts": alerts["counts"],
             "services": services,
         }
-        self.publish(Message("overview", self.snapshot))
+        text = await asyncio.to_thread(encode, self.snapshot)
+        self.snapshot_json = text.encode()
+        self.publish(Message("overview", self.snapshot, text))
         return self.snapshot
+
+    def _record(self, samples: list[tuple[Any, float]], ts_ms: int) -> None:
+        store = self.runtime.store
+        store.append(store.series_ids([labels for labels, _ in samples]), ts_ms, [v for _, v in samples])
 
     async def _figures(self, now_ms: int) -> dict[str, dict[str, tuple[str, dict[str, float | None]]]]:
         """service -> figure -> (its query, service -> value)."""
@@ -278,18 +297,21 @@ class Overview:
     async def poll_events(self, scheduled: float = 0.0) -> None:
         store = self.runtime.store
         if self._last_event_id is None:
-            self._last_event_id = store.last_event_id()
+            self._last_event_id = await asyncio.to_thread(store.last_event_id)
             return
         if not self._subscribers:
             # Nobody listens: move the mark without reading the events themselves.
-            self._last_event_id = store.last_event_id()
+            self._last_event_id = await asyncio.to_thread(store.last_event_id)
             return
-        fresh = store.events(after_id=self._last_event_id, limit=1000)
+        # In a thread: a read can wait behind the store's flush, and the event loop serves
+        # every HTTP request meanwhile.
+        fresh = await asyncio.to_thread(store.events, after_id=self._last_event_id, limit=1000)
         # The log is ordered by time, but times can tie or step back (events stamped by
         # different loops); ids only grow, so ids decide what is new and in what order.
         fresh.sort(key=lambda e: e.id or 0)
         for event in fresh:
-            self.publish(Message("event", event_body(event)))
+            body = event_body(event)
+            self.publish(Message("event", body, encode(body)))
         if fresh:
             self._last_event_id = max(self._last_event_id, fresh[-1].id or 0)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import json
 import math
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -92,13 +91,17 @@ def dashboard_router(runtime: Runtime) -> APIRouter:
                 return svc
         raise HTTPException(404, f"no service named {name!r}")
 
-    @router.get("/overview")
-    async def overview() -> dict[str, Any]:
+    @router.get(
+        "/overview",
+        response_class=Response,
+        responses={200: {"content": {"application/json": {"schema": {"type": "object"}}}}},
+    )
+    async def overview() -> Response:
         """Every service's status, replicas, load, latency, errors, CPU, memory and firing
-        alerts: a snapshot refreshed every ``dashboard.refresh``."""
+        alerts: a snapshot refreshed every ``dashboard.refresh`` (see docs/dashboard.md)."""
         if runtime.overview.snapshot["generated_at_ms"] is None:
-            return await runtime.overview.refresh()
-        return runtime.overview.snapshot
+            await runtime.overview.refresh()
+        return Response(runtime.overview.snapshot_json, media_type="application/json")
 
     @router.get("/services/{name}/charts")
     async def charts(
@@ -286,7 +289,7 @@ def dashboard_router(runtime: Runtime) -> APIRouter:
             async with hub.subscribe() as sub:
                 if hub.snapshot["generated_at_ms"] is None:
                     await hub.refresh()  # the first message is a real overview, never the empty one
-                yield _sse("overview", hub.snapshot)
+                yield _sse("overview", hub.snapshot_json.decode())
                 while not await request.is_disconnected():
                     try:
                         message = await asyncio.wait_for(sub.queue.get(), KEEPALIVE_S)
@@ -295,7 +298,7 @@ def dashboard_router(runtime: Runtime) -> APIRouter:
                         continue
                     if message is None:
                         return
-                    yield _sse(message.event, message.data)
+                    yield _sse(message.event, message.json)
 
         return StreamingResponse(
             messages(),
@@ -306,8 +309,8 @@ def dashboard_router(runtime: Runtime) -> APIRouter:
     return router
 
 
-def _sse(event: str, data: dict[str, Any]) -> str:
-    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+def _sse(event: str, data: str) -> str:
+    return f"event: {event}\ndata: {data}\n\n"
 
 
 def _decision(e: Any) -> dict[str, Any]:
