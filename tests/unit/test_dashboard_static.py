@@ -20,4 +20,4 @@ def test_no_file_reaches_outside_the_server() -> None:
         if path.suffix in (".html", ".js", ".css") and "vendor" not in path.parts:
             text = path.read_text()
             assert not re.search(r"(src|href)=\"https?://", text), path
-            assert "fetch(\"http" not in text, path
+            assert 'fetch("http' not in text, path

@@ -27,6 +27,9 @@ from scalepilot.control.scaling.policy import DirectionRules, RatePolicy, Select
 
 History = tuple[tuple[float, int], ...]
 
+# ``Select.X`` is slow on Python 3.11 (``EnumType.__getattr__``); called every decision.
+_DISABLED, _MIN = Select.DISABLED, Select.MIN
+
 
 def stabilize(
     recommendations: History,
@@ -39,24 +42,28 @@ def stabilize(
 ) -> tuple[int, History]:
     """The stabilized recommendation, and the history with ``desired`` recorded and
     entries older than ``keep`` seconds dropped."""
+    # An entry counts for a window when it is newer than both the window and ``keep``,
+    # i.e. newer than the shorter of the two: ``now - w`` only grows as ``w`` shrinks,
+    # in floating point too, so one comparison per entry and window is exact.
+    up_cut = now - (up_window if up_window < keep else keep)
+    down_cut = now - (down_window if down_window < keep else keep)
     up_rec = down_rec = desired
-    up_cut = now - up_window
-    down_cut = now - down_window
+    for t, r in recommendations:
+        # up_rec <= desired <= down_rec throughout, so an r above down_rec cannot be
+        # below up_rec: one comparison settles most entries.
+        if r > down_rec:
+            if t > down_cut:
+                down_rec = r
+        elif r < up_rec and t > up_cut:
+            up_rec = r
+    # Drop the expired prefix only: history is kept in time order, but a clock that
+    # stepped back can leave an old entry behind a newer one, and that one stays.
     keep_cut = now - keep
     first = 0
-    for i, (t, r) in enumerate(recommendations):
-        if t <= keep_cut:
-            if first == i:
-                first = i + 1  # drop the expired prefix (history is kept in time order)
-            continue
-        if t > up_cut and r < up_rec:
-            up_rec = r
-        if t > down_cut and r > down_rec:
-            down_rec = r
-    result = current
-    result = max(result, up_rec)
-    result = min(result, down_rec)
-    return result, (*recommendations[first:], (now, desired))
+    n = len(recommendations)
+    while first < n and recommendations[first][0] <= keep_cut:
+        first += 1
+    return min(max(current, up_rec), down_rec), (*recommendations[first:], (now, desired))
 
 
 def trim(events: History, now: float, keep: float) -> History:
@@ -82,9 +89,9 @@ def _period_start(current: int, events: History, now: float, period: float) -> i
 def scale_up_limit(current: int, events: History, now: float, rules: DirectionRules) -> tuple[int, RatePolicy | None]:
     """The most replicas the scale-up policies allow now, and the policy that sets it
     (``None`` when ``selectPolicy`` is ``Disabled``)."""
-    if rules.select is Select.DISABLED:
+    if rules.select is _DISABLED:
         return current, None
-    use_min = rules.select is Select.MIN
+    use_min = rules.select is _MIN
     best: int | None = None
     chosen: RatePolicy | None = None
     for policy in rules.policies:
@@ -98,9 +105,9 @@ def scale_up_limit(current: int, events: History, now: float, rules: DirectionRu
 def scale_down_limit(current: int, events: History, now: float, rules: DirectionRules) -> tuple[int, RatePolicy | None]:
     """The fewest replicas the scale-down policies allow now, and the policy that sets
     it (``None`` when ``selectPolicy`` is ``Disabled``)."""
-    if rules.select is Select.DISABLED:
+    if rules.select is _DISABLED:
         return current, None
-    use_min = rules.select is Select.MIN
+    use_min = rules.select is _MIN
     best: int | None = None
     chosen: RatePolicy | None = None
     for policy in rules.policies:

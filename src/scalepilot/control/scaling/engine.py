@@ -33,7 +33,7 @@ from functools import lru_cache
 from scalepilot.config.durations import format_duration
 from scalepilot.control.scaling.behavior import scale_down_limit, scale_up_limit, stabilize, trim
 from scalepilot.control.scaling.hpa import OK, TOLERANCE, hpa_outcome
-from scalepilot.control.scaling.policy import Mode, Policy, RatePolicy
+from scalepilot.control.scaling.policy import Policy, RatePolicy
 from scalepilot.control.scaling.predictive import raise_on_forecast
 from scalepilot.control.scaling.reasons import chain, explain, n_replicas, percent, quantity
 from scalepilot.control.scaling.schedules import Schedule, scheduled_minimum
@@ -52,6 +52,11 @@ from scalepilot.domain.scaling import (
 _duration = lru_cache(maxsize=1024, typed=True)(format_duration)
 """``format_duration``, memoized: windows and cooldowns are few, and asked for often."""
 
+# On Python 3.11 ``LimitKind.X`` costs ~0.2 µs (``EnumType.__getattr__`` puts every class
+# attribute lookup on a slow path), about 1 % of a decision each: the hot path reads these.
+_TOLERANCE, _MISSING, _INVALID = LimitKind.TOLERANCE, LimitKind.MISSING, LimitKind.INVALID
+_STABILIZATION, _RATE, _MIN, _MAX = LimitKind.STABILIZATION, LimitKind.RATE, LimitKind.MIN, LimitKind.MAX
+
 PAUSED = "0 replicas and scale to zero is off: autoscaling paused until the service is scaled by hand"
 
 
@@ -64,24 +69,17 @@ def decide(policy: Policy, state: ScalerState, observation: Observation, now: fl
         return Decision(now, 0, (), 0, (), 0, PAUSED), state
     replicas = observation.replicas
     readings = observation.readings
-    ready = sum(replicas.values())
-    hpa = policy.mode is Mode.HPA
+    hpa = policy.hpa
     tol_up = policy.scale_up.tolerance
     tol_down = policy.scale_down.tolerance
     if hpa:
         metrics = tuple(
-            [
-                hpa_outcome(spec, readings.get(spec.name), replicas, current, ready, tol_up, tol_down)
-                for spec in policy.metrics
-            ]
+            [hpa_outcome(spec, readings.get(spec.name), replicas, current, tol_up, tol_down) for spec in policy.metrics]
         )
     else:
         step = step_size(current, policy.step, policy.step_percent)
         metrics = tuple(
-            [
-                threshold_outcome(spec, readings.get(spec.name), replicas, current, ready, step)
-                for spec in policy.metrics
-            ]
+            [threshold_outcome(spec, readings.get(spec.name), replicas, current, step) for spec in policy.metrics]
         )
     recs = state.recommendations
     if hpa and not recs:
@@ -97,7 +95,7 @@ def decide(policy: Policy, state: ScalerState, observation: Observation, now: fl
         if current > mx or current < mn:
             final = mx if current > mx else mn
             raw = current
-            kind, word, bound = (LimitKind.MAX, "above", "max") if current > mx else (LimitKind.MIN, "below", "min")
+            kind, word, bound = (_MAX, "above", "max") if current > mx else (_MIN, "below", "min")
             limits.append(Limit(kind, current, final, f"{bound}_replicas {final}"))
             text = f"{n_replicas(current)} {word} {bound}_replicas {final}: {current} → {final}"
         else:
@@ -167,54 +165,53 @@ def _normal(
         if why.status == TOLERANCE:
             tol = policy.scale_up.tolerance if raw > current else policy.scale_down.tolerance
             detail = f"tolerance {percent(tol)} ({why.name} within it)"
-            limits.append(Limit(LimitKind.TOLERANCE, raw, proposal, detail))
+            limits.append(Limit(_TOLERANCE, raw, proposal, detail))
         else:
-            limits.append(Limit(LimitKind.MISSING, raw, proposal, f"{why.name} {why.note.replace(': ', ' ')}"))
+            limits.append(Limit(_MISSING, raw, proposal, f"{why.name} {why.note.replace(': ', ' ')}"))
     if first_invalid is not None and proposal < current:
         detail = f"the unreadable-metric rule: {first_invalid.name} {first_invalid.note}"
-        limits.append(Limit(LimitKind.INVALID, proposal, current, detail))
+        limits.append(Limit(_INVALID, proposal, current, detail))
         return current, raw, driver, recs, ""
     note = ""
     if policy.predictive is not None:
         proposal, note = raise_on_forecast(policy.predictive, observation.forecast, proposal, current, limits)
 
     mx, mn = policy.max_replicas, policy.min_replicas
-    if policy.mode is Mode.HPA:
+    if policy.hpa:
         up, down = policy.scale_up, policy.scale_down
         desired, recs = stabilize(recs, now, current, proposal, up.window, down.window, policy.history)
         if desired != proposal:
-            window, word = (up.window, "up") if proposal > current else (down.window, "down")
-            detail = f"scale-{word} stabilization window {_duration(window)}"
-            limits.append(Limit(LimitKind.STABILIZATION, proposal, desired, detail))
+            detail = policy.up_stabilization if proposal > current else policy.down_stabilization
+            limits.append(Limit(_STABILIZATION, proposal, desired, detail))
         final = desired
         if desired > current:
             lim, rate = scale_up_limit(current, state.events, now, up)
             lim = max(lim, current)
             if lim >= mx:
                 if desired > mx:
-                    limits.append(Limit(LimitKind.MAX, desired, mx, f"max_replicas {mx}"))
+                    limits.append(Limit(_MAX, desired, mx, policy.max_detail))
                     final = mx
             elif desired > lim:
-                limits.append(Limit(LimitKind.RATE, desired, lim, _rate_detail(rate, up=True)))
+                limits.append(Limit(_RATE, desired, lim, _rate_detail(rate, up=True)))
                 final = lim
         elif desired < current:
             lim, rate = scale_down_limit(current, state.events, now, down)
             lim = min(lim, current)
             if lim <= mn:
                 if desired < mn:
-                    limits.append(Limit(LimitKind.MIN, desired, mn, f"min_replicas {mn}"))
+                    limits.append(Limit(_MIN, desired, mn, policy.min_detail))
                     final = mn
             elif desired < lim:
-                limits.append(Limit(LimitKind.RATE, desired, lim, _rate_detail(rate, up=False)))
+                limits.append(Limit(_RATE, desired, lim, _rate_detail(rate, up=False)))
                 final = lim
         return final, raw, driver, recs, note
 
     final = proposal
     if final > mx:
-        limits.append(Limit(LimitKind.MAX, final, mx, f"max_replicas {mx}"))
+        limits.append(Limit(_MAX, final, mx, policy.max_detail))
         final = mx
     elif final < mn:
-        limits.append(Limit(LimitKind.MIN, final, mn, f"min_replicas {mn}"))
+        limits.append(Limit(_MIN, final, mn, policy.min_detail))
         final = mn
     last = state.last_scale
     if last is not None and final != current:
@@ -261,10 +258,10 @@ def _wake(
     else:
         spec, value = found
         act = quantity(spec.activation, spec.unit)
-        asked = [m.proposal for m in metrics if m.proposal is not None] if policy.mode is Mode.HPA else []
+        asked = [m.proposal for m in metrics if m.proposal is not None] if policy.hpa else []
         raw = final = max(1, *asked) if asked else 1
         text = f"{spec.name} {quantity(value, spec.unit)} > activation {act}: 0 → {raw}"
-        if policy.mode is Mode.HPA:
+        if policy.hpa:
             recs = (*trim(recs, now, policy.history), (now, raw))
             lim, rate = scale_up_limit(0, state.events, now, policy.scale_up)
             lim = max(lim, 1)

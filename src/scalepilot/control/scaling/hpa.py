@@ -53,6 +53,10 @@ DAMPENED = "dampened"
 """Missing or not-ready replicas, filled in, reduced the change."""
 INVALID = "invalid"
 
+# ``TargetType.X`` is slow on Python 3.11 (``EnumType.__getattr__`` puts every class
+# attribute lookup on a slow path, ~0.2 µs); these are compared on every decision.
+_UTILIZATION, _AVERAGE_VALUE, _VALUE = TargetType.UTILIZATION, TargetType.AVERAGE_VALUE, TargetType.VALUE
+
 
 def invalid(spec: MetricSpec, why: str) -> MetricOutcome:
     return MetricOutcome(spec.name, spec.unit, None, spec.target, None, status=INVALID, note=why)
@@ -63,17 +67,15 @@ def hpa_outcome(
     reading: MetricReading | None,
     replicas: Mapping[str, bool],
     current: int,
-    ready: int,
     tol_up: float,
     tol_down: float,
 ) -> MetricOutcome:
-    """The HPA's proposal for one metric. ``current`` is the spec replica count,
-    ``ready`` how many of ``replicas`` are ready."""
+    """The HPA's proposal for one metric. ``current`` is the spec replica count."""
     if reading is None:
         return invalid(spec, "has no reading")
     per_replica = reading.per_replica
     if per_replica is not None:
-        if spec.target_type is TargetType.VALUE:
+        if spec.target_type is _VALUE:
             return invalid(spec, "needs one value for the whole service, got one per replica")
         return _per_replica(spec, per_replica, replicas, current, tol_up, tol_down)
     value = reading.value
@@ -81,7 +83,7 @@ def hpa_outcome(
         return invalid(spec, "is not a number")
     target = spec.target
     lo, hi = 1.0 - tol_down, 1.0 + tol_up
-    if spec.target_type is TargetType.AVERAGE_VALUE:
+    if spec.target_type is _AVERAGE_VALUE:
         existing = len(replicas)
         raw = ceil(value / target)
         shown = value / existing if existing else value
@@ -93,13 +95,13 @@ def hpa_outcome(
             ratio = value / target
         return MetricOutcome(spec.name, spec.unit, shown, target, raw, raw, ratio)
     # A Value target; a utilization given as one service-wide average takes the same path.
-    if spec.target_type is TargetType.UTILIZATION:
+    if spec.target_type is _UTILIZATION:
         value = float(int(value))
     ratio = value / target
     if current == 0:
         raw = ceil(ratio)
         return MetricOutcome(spec.name, spec.unit, value, target, raw, raw, ratio)
-    raw = ceil(ratio * ready)
+    raw = ceil(ratio * sum(replicas.values()))  # the ready ones
     if lo <= ratio <= hi:
         return MetricOutcome(spec.name, spec.unit, value, target, current, raw, ratio, status=TOLERANCE)
     return MetricOutcome(spec.name, spec.unit, value, target, raw, raw, ratio)
@@ -158,7 +160,7 @@ def _per_replica(
             unready=unready,
         )
     target = spec.target
-    utilization = spec.target_type is TargetType.UTILIZATION
+    utilization = spec.target_type is _UTILIZATION
     usage = float(int(total / count)) if utilization else total / count
     ratio = usage / target
     raw = ceil(ratio * count)

@@ -8,9 +8,10 @@ activation values), durations in seconds, percentages as numbers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
+from scalepilot.config.durations import format_duration
 from scalepilot.config.scaling import AutoscalingSettings, HPAScalingRules
 from scalepilot.control.scaling.predictive import PredictiveSpec
 from scalepilot.control.scaling.schedules import Schedule
@@ -95,6 +96,28 @@ class Policy:
     """How long scale events are kept: the longest policy period."""
     predictive: PredictiveSpec | None = None
     """``autoscaling.predictive`` when enabled: the forecast may raise the proposal."""
+
+    # Derived once here rather than on every decision. Not compared: each is a function
+    # of the fields above.
+    hpa: bool = field(init=False, repr=False, compare=False)
+    """``mode is Mode.HPA``."""
+    max_detail: str = field(init=False, repr=False, compare=False)
+    """The detail of a ``max`` limit: ``max_replicas 10``."""
+    min_detail: str = field(init=False, repr=False, compare=False)
+    up_stabilization: str = field(init=False, repr=False, compare=False)
+    """The detail of a scale-up ``stabilization`` limit: ``scale-up stabilization window 0s``."""
+    down_stabilization: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        derived = {
+            "hpa": self.mode is Mode.HPA,
+            "max_detail": f"max_replicas {self.max_replicas}",
+            "min_detail": f"min_replicas {self.min_replicas}",
+            "up_stabilization": f"scale-up stabilization window {format_duration(self.scale_up.window)}",
+            "down_stabilization": f"scale-down stabilization window {format_duration(self.scale_down.window)}",
+        }
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)  # frozen: the dataclasses idiom for derived fields
 
 
 _UP_DEFAULT = (RatePolicy(False, 4, 15.0), RatePolicy(True, 100, 15.0))

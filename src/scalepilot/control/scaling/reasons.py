@@ -15,6 +15,9 @@ from scalepilot.control.scaling.hpa import HELD, INVALID, TOLERANCE
 from scalepilot.control.scaling.thresholds import DOWN, UP
 from scalepilot.domain.scaling import Limit, LimitKind, MetricOutcome
 
+# ``LimitKind.X`` is slow on Python 3.11 (``EnumType.__getattr__``); read every decision.
+_FILLED_IN = (LimitKind.TOLERANCE, LimitKind.MISSING)
+
 
 def number(x: float) -> str:
     """About three significant digits, no trailing zeros: 1250, 45, 12.5, 3.14, 0.0125."""
@@ -84,7 +87,7 @@ def _verb(limit: Limit, current: int) -> str:
 
 def chain(limits: tuple[Limit, ...] | list[Limit], current: int) -> str:
     """``limited to 6 by scale-up policy +2 pods/15s, held at 4 by ...``."""
-    return ", ".join(f"{_verb(lim, current)} {lim.after} by {lim.detail}" for lim in limits)
+    return ", ".join([f"{_verb(lim, current)} {lim.after} by {lim.detail}" for lim in limits])
 
 
 def explain(
@@ -104,7 +107,7 @@ def explain(
     else:
         said = cause(driver, tol_up, tol_down)
         if driver.status in (TOLERANCE, HELD):
-            if rest and rest[0].kind in (LimitKind.TOLERANCE, LimitKind.MISSING):
+            if rest and rest[0].kind in _FILLED_IN:
                 rest.pop(0)
             text = said if driver.status == HELD else f"{said}: stay at {current}"
         elif raw == current:

@@ -21,6 +21,9 @@ UP = "up"
 DOWN = "down"
 HOLD = "hold"
 
+# ``TargetType.X`` is slow on Python 3.11 (``EnumType.__getattr__``); read every decision.
+_AVERAGE_VALUE, _VALUE = TargetType.AVERAGE_VALUE, TargetType.VALUE
+
 
 def step_size(current: int, step: float, percent: bool) -> int:
     """Replicas one action adds or removes: a fixed count, or a percentage of the
@@ -35,7 +38,6 @@ def threshold_outcome(
     reading: MetricReading | None,
     replicas: Mapping[str, bool],
     current: int,
-    ready: int,
     step: int,
 ) -> MetricOutcome:
     if reading is None:
@@ -43,7 +45,7 @@ def threshold_outcome(
     per_replica = reading.per_replica
     missing = unready = 0
     if per_replica is not None:
-        if spec.target_type is TargetType.VALUE:
+        if spec.target_type is _VALUE:
             return invalid(spec, "needs one value for the whole service, got one per replica")
         total, count, missing, unready = gather(per_replica, replicas)
         if count == 0:
@@ -54,8 +56,8 @@ def threshold_outcome(
         if v is None or v - v != 0:
             return invalid(spec, "is not a number")
         value = v
-        if spec.target_type is TargetType.AVERAGE_VALUE:
-            value = value / max(1, ready)
+        if spec.target_type is _AVERAGE_VALUE:
+            value = value / max(1, sum(replicas.values()))  # per ready replica
     if value > spec.target:
         status, proposal = UP, current + step
     elif value < spec.lower:
