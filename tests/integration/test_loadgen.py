@@ -3,11 +3,14 @@
 Covers: the number of arrivals follows the profile (a seeded Poisson process, so the
 count is exact for a seed); answers, errors and latencies are recorded per second;
 arrivals beyond the in-flight cap are shed, not queued; only loopback URLs are allowed;
-ramp profiles interpolate.
+ramp profiles interpolate; a keep-alive connection the server closed unanswered is
+retried once on a new one, a fresh one is not.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import random
 import threading
 from collections.abc import Iterator
@@ -16,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from scalepilot.adapters.loadgen import LoadGenerator, ramp
+from scalepilot.adapters.loadgen.client import Client
 
 
 @pytest.fixture
@@ -82,3 +86,63 @@ def test_only_loopback_and_ramps() -> None:
         LoadGenerator("http://example.com/", ramp([(0, 1)]), duration_s=1)
     profile = ramp([(0, 10), (10, 110), (20, 110)])
     assert [profile(t) for t in (-5, 0, 5, 10, 15, 30)] == [10, 10, 60, 110, 110, 110]
+
+
+async def _closing_server(answer_on: set[int]) -> tuple[asyncio.Server, list[asyncio.Event]]:
+    """A keep-alive server that answers only the connection's n-th requests in
+    ``answer_on`` and closes the connection, unanswered, at any other."""
+    connections: list[asyncio.Event] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        done = asyncio.Event()
+        connections.append(done)
+        n = 0
+        try:
+            while True:
+                await reader.readuntil(b"\r\n\r\n")
+                n += 1
+                if n not in answer_on:
+                    break
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+        done.set()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return server, connections
+
+
+async def _stop(server: asyncio.Server, connections: list[asyncio.Event], client: Client) -> None:
+    await client.aclose()
+    server.close()
+    await asyncio.wait_for(asyncio.gather(*(done.wait() for done in connections)), 5)
+
+
+async def test_a_keepalive_connection_closed_unanswered_is_retried_once_on_a_new_one() -> None:
+    # Answers each connection's first request only: the second GET goes out on a reused
+    # connection the server then closes without a byte, as uvicorn does after 5 s idle.
+    server, connections = await _closing_server({1})
+    port = server.sockets[0].getsockname()[1]
+    client = Client("127.0.0.1", port, timeout_s=5)
+    try:
+        assert await client.get("/") == 200
+        assert await client.get("/") == 200
+        assert len(connections) == 2
+    finally:
+        await _stop(server, connections, client)
+
+
+async def test_a_fresh_connection_closed_unanswered_is_an_error() -> None:
+    server, connections = await _closing_server(set())
+    port = server.sockets[0].getsockname()[1]
+    client = Client("127.0.0.1", port, timeout_s=5)
+    try:
+        with pytest.raises(asyncio.IncompleteReadError):
+            await client.get("/")
+        assert len(connections) == 1  # not sent again: the failure is the server's
+    finally:
+        await _stop(server, connections, client)

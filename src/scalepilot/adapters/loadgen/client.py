@@ -40,9 +40,26 @@ class Client:
     async def get(self, path: str) -> int:
         """GET ``path``; the status code. Raises HTTPError or OSError/TimeoutError."""
         async with asyncio.timeout(self.timeout_s):
-            conn = self._idle.pop() if self._idle else await self._connect()
+            conn = self._reusable()
+            reused = conn is not None
+            if conn is None:
+                conn = await self._connect()
             try:
                 status, keep = await self._exchange(conn, path)
+            except (asyncio.IncompleteReadError, ConnectionResetError, BrokenPipeError) as exc:
+                self._discard(conn)
+                # A server may close an idle keep-alive connection just as a request goes
+                # out on it (uvicorn after 5 s): nothing was answered, so a GET is safely
+                # sent again on a new connection, as browsers and RFC 9112 §9.3.1 do.
+                partial = exc.partial if isinstance(exc, asyncio.IncompleteReadError) else b""
+                if not reused or partial:
+                    raise
+                conn = await self._connect()
+                try:
+                    status, keep = await self._exchange(conn, path)
+                except BaseException:
+                    self._discard(conn)
+                    raise
             except BaseException:
                 self._discard(conn)
                 raise
@@ -51,6 +68,15 @@ class Client:
         else:
             self._discard(conn)
         return status
+
+    def _reusable(self) -> _Connection | None:
+        """An idle connection the server has not closed meanwhile (its FIN already read)."""
+        while self._idle:
+            conn = self._idle.pop()
+            if not conn.reader.at_eof():
+                return conn
+            self._discard(conn)
+        return None
 
     async def _connect(self) -> _Connection:
         reader, writer = await asyncio.open_connection(self.host, self.port)
