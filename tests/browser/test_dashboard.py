@@ -2,8 +2,10 @@
 ``scalepilot run`` scaling the bundled shop service (with a little steady traffic, a
 firing and a pending alert).
 
-Covers: the overview updates the replica figures in place, without a reload or a
-navigation, when the service is scaled through the API behind the page's back; scaling
+Covers: the overview follows the autoscaler in place while real load rises (the load
+figure climbs and the desired replicas grow, no reload, no navigation); it updates the
+replica figures in place when the service is scaled through the API behind the page's
+back; scaling
 from the service page (Scale, replicas, a required reason, confirm) records a
 ``manual_scale`` event that the API and the events page show; new events appear on the
 events page live from the stream; acknowledging and silencing an alert from the alerts
@@ -19,8 +21,10 @@ as a screenshot (desktop light and phone dark, both languages).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +32,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
+from scalepilot.adapters.loadgen import LoadGenerator, ramp
 from tests.browser.support import PAGES, SCREENSHOTS, Server, new_context, screenshot, watch
 
 pytestmark = pytest.mark.slow
@@ -44,6 +49,43 @@ def open_page(page: Any, base: str, name: str) -> None:
     expect(page.get_by_test_id(testid).first).to_be_visible()
 
 
+def test_overview_follows_the_autoscaler_while_load_rises(browser: Any, shop: Server) -> None:
+    shop.post("/api/v1/services/shop/resume", {})  # whatever ran before, the autoscaler decides
+    context = new_context(browser)
+    w = watch(context)
+    page = w.page
+    page.goto(shop.base + "/")
+    expect(page.locator("html")).to_have_attribute("data-ready", "1")
+    desired = row(page).get_by_test_id("replicas-desired")
+    expect(desired).to_have_text("2")
+    page.evaluate("window.__sameDocument = true")
+    navigations: list[str] = []
+    page.on("framenavigated", lambda frame: navigations.append(frame.url))
+
+    # 150 requests/s at the balancer: 45 per replica is the target, so the autoscaler
+    # wants 4. Bounded: 40 s at most, stopped as soon as the page has shown the change.
+    balancer = shop.get("/api/v1/services/shop")["balancer"]["address"]
+    gen = LoadGenerator(f"http://{balancer}/api/sync", ramp([(0, 150.0)]), duration_s=40, seed=3)
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    thread = threading.Thread(target=lambda: loop.run_until_complete(gen.run(stop)), daemon=True)
+    thread.start()
+    try:
+        expect(desired).to_have_text(re.compile(r"^[3-6]$"), timeout=35_000)
+        load = row(page).get_by_test_id("figure-load")
+        expect(load).to_have_text(re.compile(r"^([2-9]\d|1\d\d)"), timeout=10_000)  # tens of req/s, not the trickle
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=30)
+        loop.close()
+        # Back to where the other tests start (this also pauses the autoscaler).
+        shop.post("/api/v1/services/shop/scale", {"replicas": 2, "reason": "browser test: load is over"})
+    assert page.evaluate("window.__sameDocument") is True
+    assert navigations == []
+    assert w.problems() == []
+    context.close()
+
+
 def test_overview_updates_replicas_in_place(browser: Any, shop: Server) -> None:
     context = new_context(browser)
     w = watch(context)
@@ -52,7 +94,7 @@ def test_overview_updates_replicas_in_place(browser: Any, shop: Server) -> None:
     page.goto(shop.base + "/")
     expect(page.locator("html")).to_have_attribute("data-ready", "1")
     expect(row(page).get_by_test_id("replicas-desired")).to_have_text("2")
-    expect(row(page).get_by_test_id("replicas-ready")).to_have_text("2")
+    expect(row(page).get_by_test_id("replicas-ready")).to_have_text("2", timeout=20_000)
     expect(page.get_by_test_id("live-status")).to_have_attribute("data-state", "live")
     page.evaluate("window.__sameDocument = true")
     page.on("framenavigated", lambda frame: navigations.append(frame.url))
