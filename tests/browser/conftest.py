@@ -1,4 +1,4 @@
-"""The browser suite's fixtures: one headless Debian chromium for the session and a
+"""The browser suite's fixtures: one headless Debian chromium per module and a
 real ``scalepilot run`` (the bundled shop service as local replicas behind the built-in
 balancer, with a rule file and alerting so every page has something to show) shared by
 a module. See ``support.py``.
@@ -29,7 +29,10 @@ from tests.browser.support import (
 from tests.support import free_port, wait_for
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API keeps an asyncio loop marked as
+# running in the main thread while it is open, and every async test after it (pytest-
+# asyncio's runner) would then refuse to start.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     path = require_chromium()
     from playwright.sync_api import sync_playwright
