@@ -375,3 +375,9 @@ def test_the_spec_says_which_operations_need_a_token(server: Server) -> None:
     assert paths["/api/v1/services/{name}/scale"]["post"]["security"] == [{"bearer": []}]
     assert paths["/api/v1/overview"]["get"]["security"] == [{"bearer": []}]
     assert paths["/health"]["get"]["security"] == []
+    # Refusals are {"detail": str}; a 422 may also be FastAPI's list of validation errors.
+    problem = {"$ref": "#/components/schemas/Problem"}
+    scale = paths["/api/v1/services/{name}/scale"]["post"]["responses"]
+    assert scale["403"]["content"]["application/json"]["schema"] == problem
+    assert problem in scale["422"]["content"]["application/json"]["schema"]["anyOf"]
+    assert spec["components"]["schemas"]["Problem"]["properties"]["detail"]["type"] == "string"

@@ -114,10 +114,32 @@ _AUTH_ANSWERS = {
 }
 
 
+# Every refusal of ours is {"detail": "<reason>"}; FastAPI's own request validation
+# answers 422 with a list of errors. The spec says both, so clients can parse either.
+_PROBLEM = {
+    "title": "Problem",
+    "type": "object",
+    "required": ["detail"],
+    "properties": {"detail": {"type": "string", "description": "What was wrong, for people."}},
+}
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+_PROBLEM_CONTENT = {"application/json": {"schema": _PROBLEM_REF}}
+
+
+def _either_422(responses: dict[str, Any]) -> None:
+    answer = responses.get("422")
+    if answer is None:
+        return
+    content = answer.setdefault("content", {}).setdefault("application/json", {})
+    declared = content.get("schema")
+    content["schema"] = {"anyOf": [declared, _PROBLEM_REF]} if declared else _PROBLEM_REF
+
+
 def describe_security(app: FastAPI, *, enabled: bool, public_metrics: bool) -> None:
     """Put the bearer scheme and each operation's need for it into ``/openapi.json``, so
     Swagger UI's Authorize button works and clients generated from the spec send the
-    header. With auth off a token is optional (``{}`` is an allowed alternative)."""
+    header. With auth off a token is optional (``{}`` is an allowed alternative). The
+    error answers' shapes go in too: 401/403/429 and our 422s are ``{"detail": str}``."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -138,10 +160,12 @@ def describe_security(app: FastAPI, *, enabled: bool, public_metrics: bool) -> N
             for method, operation in item.items():
                 open_ = required_role(method, path, public_metrics=public_metrics) is None
                 operation["security"] = [] if open_ else needed
+                responses = operation.setdefault("responses", {})
                 if not open_:
-                    responses = operation.setdefault("responses", {})
                     for code, text in _AUTH_ANSWERS.items():
-                        responses.setdefault(code, {"description": text, "content": {"application/json": {}}})
+                        responses.setdefault(code, {"description": text, "content": _PROBLEM_CONTENT})
+                _either_422(responses)
+        schema["components"].setdefault("schemas", {})["Problem"] = _PROBLEM
         app.openapi_schema = schema
         return schema
 
