@@ -21,7 +21,6 @@ import math
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from scalepilot import __version__
@@ -34,6 +33,7 @@ from scalepilot.control.dashboard import (
     rate_window,
     service_selector,
 )
+from scalepilot.domain.clock import iso_ms as iso
 from scalepilot.domain.events import Event
 from scalepilot.domain.labels import get_label, make_labels
 from scalepilot.domain.query import QueryError, QueryResult
@@ -45,10 +45,6 @@ log = logging.getLogger(__name__)
 
 EVENT_POLL_S = 1.0
 SUBSCRIBER_BACKLOG = 256
-
-
-def iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def event_body(e: Event) -> dict[str, Any]:
@@ -136,6 +132,12 @@ class Overview:
         services = []
         counts = dict.fromkeys(("healthy", "degraded", "down", "unknown"), 0)
         replica_samples: list[tuple[Any, float]] = []
+        target_health: dict[str, Counter[str]] = {}
+        for lp in rt.all_scrape_loops():
+            target_health.setdefault(lp.target.service, Counter())[lp.state.health] += 1
+        probe_health: dict[str, Counter[str]] = {}
+        for p in rt.probe_loops:
+            probe_health.setdefault(p.target.service, Counter())[p.state.health] += 1
         for svc in rt.config.services:
             controller = rt.controllers.get(svc.name)
             described = controller.describe() if controller is not None else None
@@ -155,8 +157,8 @@ class Overview:
             if described is not None and described["autoscaling"] is not None:
                 auto = described["autoscaling"]
                 autoscaling = {k: auto[k] for k in ("mode", "paused", "paused_until", "pause_reason", "last_decision")}
-            targets = Counter(lp.state.health for lp in rt.all_scrape_loops() if lp.target.service == svc.name)
-            probes = Counter(p.state.health for p in rt.probe_loops if p.target.service == svc.name)
+            targets = target_health.get(svc.name, Counter())
+            probes = probe_health.get(svc.name, Counter())
             firing = alerts["by_service"].get(svc.name, [])
             health = classify(
                 targets=targets,
@@ -290,10 +292,6 @@ class Overview:
         finally:
             self._subscribers.discard(sub)
 
-    @property
-    def subscribers(self) -> int:
-        return len(self._subscribers)
-
     async def poll_events(self, scheduled: float = 0.0) -> None:
         store = self.runtime.store
         if self._last_event_id is None:
@@ -319,8 +317,5 @@ class Overview:
         """End every stream (the server is stopping): an open stream must not hold the
         HTTP server's graceful shutdown for its whole timeout."""
         self._closed = True
-        self.publish_end()
-
-    def publish_end(self) -> None:
         for sub in list(self._subscribers):
             sub.offer(None)

@@ -16,7 +16,6 @@ import logging
 import time
 from collections.abc import Coroutine
 from dataclasses import asdict
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ from scalepilot.adapters.scrape.http import Fetcher
 from scalepilot.adapters.scrape.parser import ACCEPT_HEADER
 from scalepilot.adapters.store import SQLiteStore
 from scalepilot.config.loader import LoadedConfig
-from scalepilot.domain.clock import Clock, SystemClock, to_ms
+from scalepilot.domain.clock import Clock, SystemClock, iso_ms, to_ms
 from scalepilot.domain.events import Event, EventKind
 from scalepilot.domain.store import Store
 from scalepilot.service.controller import ServiceController
@@ -307,8 +306,9 @@ class Runtime:
         """Config loaded, store open, every target scraped (or tried) once."""
         return self._store is not None and self._first_round_pending <= 0
 
-    def status(self) -> dict[str, Any]:
-        now = self.clock.now()
+    def target_states(self) -> list[dict[str, Any]]:
+        """Every scrape target's health, last error and last scrape (for /status and the
+        dashboard's health checks)."""
         targets = []
         for loop in self.all_scrape_loops():
             t, s = loop.target, loop.state
@@ -329,6 +329,10 @@ class Runtime:
                     "failures": s.failures,
                 }
             )
+        return targets
+
+    def probe_states(self) -> list[dict[str, Any]]:
+        """Every probe's health, last error and recent results."""
         probes = []
         for p in self.probe_loops:
             st = p.state
@@ -344,6 +348,12 @@ class Runtime:
                     "history": [asdict(r) for r in st.history],
                 }
             )
+        return probes
+
+    def status(self) -> dict[str, Any]:
+        now = self.clock.now()
+        targets = self.target_states()
+        probes = self.probe_states()
         store_stats = asdict(self._store.stats()) if self._store is not None else None
         source: dict[str, Any] | None = None
         if self._metric_source is not None:
@@ -368,6 +378,4 @@ class Runtime:
 
 
 def _iso(ms: int | None) -> str | None:
-    if ms is None:
-        return None
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return None if ms is None else iso_ms(ms)

@@ -23,10 +23,11 @@ from scalepilot.adapters.prometheus.params import parse_time
 from scalepilot.config.durations import parse_duration
 from scalepilot.config.models import Service
 from scalepilot.control.dashboard import CHART_SERIES, REPLICAS, chart_queries
-from scalepilot.domain.events import EventKind
+from scalepilot.domain.clock import iso_ms as iso
+from scalepilot.domain.events import Event, EventKind
 from scalepilot.domain.matchers import Matcher, MatchOp
 from scalepilot.domain.query import QueryError
-from scalepilot.service.overview import event_body, iso
+from scalepilot.service.overview import event_body
 from scalepilot.service.runtime import Runtime
 
 CHART_POINTS = 240
@@ -159,12 +160,11 @@ def dashboard_router(runtime: Runtime) -> APIRouter:
     async def health(name: str) -> dict[str, Any]:
         """The service's scrape targets, probes with their recent results, and replicas."""
         service(name)
-        status = runtime.status()
         controller = runtime.controllers.get(name)
         return {
             "service": name,
-            "targets": [t for t in status["targets"] if t["service"] == name],
-            "probes": [p for p in status["probes"] if p["service"] == name],
+            "targets": [t for t in runtime.target_states() if t["service"] == name],
+            "probes": [p for p in runtime.probe_states() if p["service"] == name],
             "replicas": controller.describe()["replica_list"] if controller is not None else [],
         }
 
@@ -313,7 +313,7 @@ def _sse(event: str, data: str) -> str:
     return f"event: {event}\ndata: {data}\n\n"
 
 
-def _decision(e: Any) -> dict[str, Any]:
+def _decision(e: Event) -> dict[str, Any]:
     d = e.details or {}
     return {
         "timestamp_ms": e.timestamp_ms,

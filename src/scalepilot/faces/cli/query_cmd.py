@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from scalepilot.domain.clock import iso_ms
 from scalepilot.domain.labels import format_labels
 from scalepilot.domain.query import QueryError, QueryResult, ResultType
 from scalepilot.domain.samples import Float64Array
@@ -87,18 +87,14 @@ def _value(v: float) -> str:
     return str(int(v)) if v == int(v) and abs(v) < 1e15 else repr(v)
 
 
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def _print_table(result: QueryResult) -> None:
     if result.type is ResultType.SCALAR and result.scalar is not None:
         t, v = result.scalar
-        console.print(f"scalar  {_value(v)}  at {_iso(t)}", highlight=False)
+        console.print(f"scalar  {_value(v)}  at {iso_ms(t)}", highlight=False)
         return
     if result.type is ResultType.STRING and result.string is not None:
         t, text = result.string
-        console.print(f"string  {text!r}  at {_iso(t)}", highlight=False, markup=False)
+        console.print(f"string  {text!r}  at {iso_ms(t)}", highlight=False, markup=False)
         return
     if result.type is ResultType.VECTOR:
         table = Table(box=None, header_style="bold")
@@ -106,7 +102,7 @@ def _print_table(result: QueryResult) -> None:
         table.add_column("value", justify="right")
         table.add_column("time")
         for sample in result.vector:
-            table.add_row(Text(format_labels(sample.labels)), _value(sample.value), _iso(sample.timestamp_ms))
+            table.add_row(Text(format_labels(sample.labels)), _value(sample.value), iso_ms(sample.timestamp_ms))
         if result.vector:
             console.print(table)
         else:
@@ -117,7 +113,7 @@ def _print_table(result: QueryResult) -> None:
         return
     first = min(int(r.timestamps[0]) for r in result.matrix if len(r.timestamps))
     last = max(int(r.timestamps[-1]) for r in result.matrix if len(r.timestamps))
-    console.print(f"{len(result.matrix)} series from {_iso(first)} to {_iso(last)}", highlight=False)
+    console.print(f"{len(result.matrix)} series from {iso_ms(first)} to {iso_ms(last)}", highlight=False)
     # The sparkline gets what is left of the terminal after the numbers, within limits.
     spark_width = max(8, min(SPARK_WIDTH, console.width // 5))
     table = Table(box=None, header_style="bold")
