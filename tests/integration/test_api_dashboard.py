@@ -228,6 +228,12 @@ def test_a_scale_reaches_the_stream_the_event_log_and_the_report(server: Server)
     logged = server.get("/api/v1/events", kind="manual_scale", service="api", since="10m").json()
     assert [e["id"] for e in logged] == [scaled["id"]]
     assert server.get("/api/v1/events", kind="manual_scale", until="10m").json() == []
+    # A unix time in seconds is a time, not a duration ago.
+    at_s = scaled["timestamp_ms"] / 1000
+    assert [e["id"] for e in server.get("/api/v1/events", kind="manual_scale", since=str(at_s - 1)).json()] == [
+        scaled["id"]
+    ]
+    assert server.get("/api/v1/events", kind="manual_scale", since=str(at_s + 1)).json() == []
     assert server.get("/api/v1/events", service="gone", kind="manual_scale").json() == []
 
     report = server.get("/api/v1/report", range="1h", service="api").json()

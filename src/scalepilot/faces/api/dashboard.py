@@ -58,12 +58,13 @@ def _when(text: str | None, now: float, what: str) -> int | None:
     """RFC 3339, unix seconds, or a duration back from now (``1h``), as milliseconds."""
     if text is None or text == "":
         return None
+    # A bare number is a unix time, as in Prometheus's API, never "that many seconds ago".
     try:
-        return round((now - parse_duration(text)) * 1000)
+        return parse_time(text)
     except ValueError:
         pass
     try:
-        return parse_time(text)
+        return round((now - parse_duration(text)) * 1000)
     except ValueError:
         raise HTTPException(
             422, f"{what}: {text!r} is neither a time (RFC 3339, unix seconds) nor a duration such as 1h"
