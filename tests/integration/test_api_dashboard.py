@@ -149,10 +149,16 @@ def test_charts_share_one_time_axis_and_carry_measured_values(server: Server) ->
     settled_overview(server)
 
     def charted() -> dict[str, Any] | None:
+        # The replica series is written by the overview's tick and lands with the store's
+        # next flush, so it may trail the scraped series by a batch: wait for both.
         body = server.get("/api/v1/services/api/charts", range="15m").json()
-        return body if any(v is not None for v in body["series"]["error_ratio"]) else None
+        series = body["series"]
+        both = any(v is not None for v in series["error_ratio"]) and any(
+            v is not None for v in series["replicas_desired"]
+        )
+        return body if both else None
 
-    body = wait_for(charted, timeout=20, what="a charted error ratio")
+    body = wait_for(charted, timeout=20, what="a charted error ratio and replica count")
     assert body["step_seconds"] == 4 and body["range_seconds"] == 900
     n = len(body["timestamps"])
     assert n == 226
