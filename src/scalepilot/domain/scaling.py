@@ -17,10 +17,24 @@ service persists to survive restarts.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final, TypeVar, dataclass_transform
+
+_T = TypeVar("_T")
+
+
+@dataclass_transform(frozen_default=True)
+def record(cls: type[_T]) -> type[_T]:
+    """A frozen slots dataclass for the type checker, a plain slots dataclass at run time.
+
+    ``frozen=True`` makes ``__init__`` set each field through ``object.__setattr__``:
+    about 2.3 µs for a ``MetricOutcome`` against 0.5 µs, and the simulator builds half a
+    million of these types for a month at the HPA's 15 s sync. Immutability stays a
+    checked rule: mypy (run in CI) rejects any assignment to a field; hashing is by
+    value, as for a frozen dataclass."""
+    return dataclass(slots=True, unsafe_hash=True)(cls)
 
 
 class TargetType(StrEnum):
@@ -56,7 +70,7 @@ class LimitKind(StrEnum):
     """The request-rate forecast asked for more replicas than the metrics (predictive)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MetricReading:
     """One metric's current value(s), computed by the caller from the store.
 
@@ -73,7 +87,7 @@ class MetricReading:
             raise ValueError("give exactly one of per_replica and value")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Forecast:
     """The service's request rate forecast ``horizon`` ahead, for a predictive policy.
 
@@ -96,7 +110,7 @@ class Forecast:
         return {"rps": self.rps, "at": self.at, "horizon": self.horizon, "error": self.error, "history": self.history}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Observation:
     """What the service looks like at decision time."""
 
@@ -129,7 +143,7 @@ class Observation:
         return cls(spec_replicas, replicas, readings)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ScalerState:
     """The engine's memory between decisions, bounded by the policy's longest window.
 
@@ -193,7 +207,7 @@ class ScalerState:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MetricOutcome:
     """One metric's part in a decision."""
 
@@ -266,7 +280,7 @@ _OUTCOME_FIELDS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Limit:
     """One step that changed the proposal: from ``before`` to ``after`` replicas."""
 
@@ -284,31 +298,79 @@ class Limit:
         return cls(LimitKind(data["kind"]), int(data["before"]), int(data["after"]), str(data["detail"]))
 
 
-@dataclass(frozen=True, slots=True)
 class Decision:
-    """What the engine decided at ``time`` and why."""
+    """What the engine decided at ``time`` and why.
 
-    time: float
-    """Unix seconds."""
-    current: int
-    """The spec replicas the decision started from."""
-    metrics: tuple[MetricOutcome, ...]
-    proposal: int
-    """The raw proposal, before any limit: the largest of the metrics' bare-formula counts;
-    the current count when no metric could be used or the count was out of range;
-    ``min_replicas`` without metrics."""
-    limits: tuple[Limit, ...]
-    """What changed the proposal, in the order applied."""
-    replicas: int
-    """The final desired count."""
-    reason: str
-    """One line for people, e.g. ``p95 412ms > target 250ms: 4 → 7, limited to 6 by
-    scale-up policy +2 pods/15s``."""
-    change: bool = field(init=False)
-    """Whether ``replicas`` differs from ``current``: the caller should scale."""
+    Immutable, like the other types here (every attribute is ``Final`` for the type
+    checker). Not a dataclass for one reason: ``reason`` is words for people, and
+    building them takes a third of a decision's time, so the engine may pass a function
+    that makes them, called once on first read. The simulator, which makes 172,800
+    decisions for a month at the HPA's 15 s sync and reads none of their reasons,
+    never pays for them; everything that shows or stores a decision reads the same
+    text as before."""
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "change", self.replicas != self.current)
+    __slots__ = ("_reason", "current", "limits", "metrics", "proposal", "replicas", "time")
+
+    def __init__(
+        self,
+        time: float,
+        current: int,
+        metrics: tuple[MetricOutcome, ...],
+        proposal: int,
+        limits: tuple[Limit, ...],
+        replicas: int,
+        reason: str | Callable[[], str],
+    ) -> None:
+        self.time: Final = time
+        """Unix seconds."""
+        self.current: Final = current
+        """The spec replicas the decision started from."""
+        self.metrics: Final = metrics
+        self.proposal: Final = proposal
+        """The raw proposal, before any limit: the largest of the metrics' bare-formula
+        counts; the current count when no metric could be used or the count was out of
+        range; ``min_replicas`` without metrics."""
+        self.limits: Final = limits
+        """What changed the proposal, in the order applied."""
+        self.replicas: Final = replicas
+        """The final desired count."""
+        self._reason = reason
+
+    @property
+    def reason(self) -> str:
+        """One line for people, e.g. ``p95 412ms > target 250ms: 4 → 7, limited to 6 by
+        scale-up policy +2 pods/15s``."""
+        reason = self._reason
+        if not isinstance(reason, str):
+            reason = self._reason = reason()
+        return reason
+
+    @property
+    def change(self) -> bool:
+        """Whether ``replicas`` differs from ``current``: the caller should scale."""
+        return self.replicas != self.current
+
+    def with_reason(self, reason: str) -> Decision:
+        """This decision with another reason (e.g. a note appended)."""
+        return Decision(self.time, self.current, self.metrics, self.proposal, self.limits, self.replicas, reason)
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.time, self.current, self.metrics, self.proposal, self.limits, self.replicas, self.reason)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Decision):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (
+            f"Decision(time={self.time!r}, current={self.current!r}, metrics={self.metrics!r}, "
+            f"proposal={self.proposal!r}, limits={self.limits!r}, replicas={self.replicas!r}, "
+            f"reason={self.reason!r})"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {

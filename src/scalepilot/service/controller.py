@@ -214,7 +214,7 @@ class ServiceController:
         decision, state = decide(self.policy, self.state, observation, now)
         self.series_problems = {name: str(exc) for name, exc in problems.items()}
         if problems:
-            decision = replace(decision, reason=f"{decision.reason}; {_missing_note(problems, self._metric_source)}")
+            decision = decision.with_reason(f"{decision.reason}; {_missing_note(problems, self._metric_source)}")
         paused = self.paused_until is not None
         self._record_decision(decision, paused)
         if paused:

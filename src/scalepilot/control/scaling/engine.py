@@ -27,8 +27,8 @@ The returned state assumes the decision is carried out.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from functools import lru_cache
+from collections.abc import Callable, Mapping
+from functools import lru_cache, partial
 
 from scalepilot.config.durations import format_duration
 from scalepilot.control.scaling.behavior import scale_down_limit, scale_up_limit, stabilize, trim
@@ -87,6 +87,7 @@ def decide(policy: Policy, state: ScalerState, observation: Observation, now: fl
     smin, sched = scheduled_minimum(policy.schedules, now) if policy.schedules else (0, None)
     idle = idle_since(policy.metrics, readings, state.idle_since, now) if policy.scale_to_zero else None
 
+    reason: str | Callable[[], str]
     if current == 0:
         final, raw, limits, reason, recs = _wake(policy, state, metrics, readings, recs, now, smin, sched)
     else:
@@ -110,9 +111,9 @@ def decide(policy: Policy, state: ScalerState, observation: Observation, now: fl
         if text:
             reason = f"{text}, {chain(limits[1:], current)}" if len(limits) > 1 else text
         else:
-            reason = explain(driver, current, raw, limits, tol_up, tol_down)
-            if note:
-                reason = f"{reason}; {note}"
+            # The words are built when someone reads them (``Decision.reason``): most
+            # decisions of a simulation are never read. ``limits`` is not changed again.
+            reason = partial(_explained, driver, current, raw, limits, tol_up, tol_down, note)
 
     if final != current:
         change = final - current
@@ -129,6 +130,19 @@ def decide(policy: Policy, state: ScalerState, observation: Observation, now: fl
     else:
         new_state = ScalerState(recs, state.events, state.last_scale_up, state.last_scale_down, idle)
     return Decision(now, current, metrics, raw, tuple(limits), final, reason), new_state
+
+
+def _explained(
+    driver: MetricOutcome | None,
+    current: int,
+    raw: int,
+    limits: list[Limit],
+    tol_up: float,
+    tol_down: float,
+    note: str,
+) -> str:
+    reason = explain(driver, current, raw, limits, tol_up, tol_down)
+    return f"{reason}; {note}" if note else reason
 
 
 def _normal(
