@@ -239,8 +239,10 @@ class ReplicaRunner:
                 if self.state is not ReplicaState.READY:
                     self.state = ReplicaState.READY
                     self.ready_ms = to_ms(ctx.clock.now())
-                    ctx.changed()
                     startup = (self.ready_ms - (self.started_ms or self.ready_ms)) / 1000
+                    # The event first, then the balancer: the log never shows a replica
+                    # routed before the event that says it became ready (persisting the
+                    # change writes to disk, which takes milliseconds on a busy host).
                     ctx.emit(
                         EventKind.REPLICA_READY,
                         f"replica {self.id} is ready after {startup:.1f}s",
@@ -249,6 +251,7 @@ class ReplicaRunner:
                         port=self.port,
                         startup_s=startup,
                     )
+                    ctx.changed()
             else:
                 failures += 1
                 if self.state is ReplicaState.READY and failures >= readiness.failure_threshold:
