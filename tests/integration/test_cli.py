@@ -18,24 +18,13 @@ from pathlib import Path
 
 import pytest
 
+from scalepilot.faces.cli.main import all_commands
 from tests.support import free_port, start, start_exporter
 
 SCALEPILOT = [sys.executable, "-m", "scalepilot"]
 
 
-def _all_commands() -> list[str]:
-    """Every registered command and group subcommand, so a new one cannot skip --help."""
-    from scalepilot.faces.cli.main import app
-
-    names = [c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands]
-    for group in app.registered_groups:
-        sub = group.typer_instance
-        assert sub is not None and group.name
-        names += [f"{group.name} {c.name}" for c in sub.registered_commands]
-    return sorted(names)
-
-
-COMMANDS = _all_commands()
+COMMANDS = all_commands()  # every command and group subcommand: a new one cannot skip --help
 
 
 def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:

@@ -17,7 +17,6 @@ data directory from ``-c``, and shows examples in ``--help``.
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 import signal
@@ -274,26 +273,15 @@ def test_importing_twice_changes_nothing_and_replaces_equal_timestamps(tmp_path:
 # --- the command ------------------------------------------------------------------------------
 
 
-@functools.cache
-def import_command() -> list[str]:
-    """``scalepilot import`` once the lead has registered it in faces/cli/main.py (and
-    the rest of the CLI imports), the same Typer function run on its own until then."""
-    try:
-        from scalepilot.faces.cli.main import app
-    except ImportError:
-        registered = False
-    else:
-        registered = any(c.name == "import" for c in app.registered_commands)
-    if registered:
-        return [sys.executable, "-m", "scalepilot", "import"]
-    runner = "import typer; from scalepilot.faces.cli.import_cmd import import_cmd; typer.run(import_cmd)"
-    return [sys.executable, "-c", runner]
-
-
 def cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "200"}
     return subprocess.run(
-        [*import_command(), *map(str, args)], check=False, capture_output=True, text=True, timeout=120, env=env
+        [sys.executable, "-m", "scalepilot", "import", *map(str, args)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
 
 

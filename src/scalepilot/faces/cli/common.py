@@ -5,14 +5,15 @@ from __future__ import annotations
 import os
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
 from scalepilot.config.durations import parse_duration
-from scalepilot.config.loader import ConfigError, LoadedConfig, load
-from scalepilot.config.rules import expand_rule_files
-from scalepilot.service.rule_evaluation import load_rule_groups
+
+if TYPE_CHECKING:
+    from scalepilot.config.loader import LoadedConfig
 
 console = Console()
 err_console = Console(stderr=True)
@@ -31,6 +32,10 @@ def load_or_exit(path: Path, *, rules: bool = False) -> LoadedConfig:
     """Load the config or print every problem and exit 1. With ``rules``, the rule
     files it names must load too: as Prometheus does, a broken rule file stops a start
     rather than silently leaving alerts out."""
+    # Imported here: the config models take a few hundred milliseconds to build, and
+    # commands that only talk to a running scalepilot never need them.
+    from scalepilot.config.loader import ConfigError, load
+
     try:
         loaded = load(path)
     except ConfigError as exc:
@@ -48,6 +53,9 @@ def load_or_exit(path: Path, *, rules: bool = False) -> LoadedConfig:
 
 def rule_file_problems(loaded: LoadedConfig) -> list[str]:
     """Every problem of the rule files ``rule_files`` names, as ``file:line:col: reason``."""
+    from scalepilot.config.rules import expand_rule_files
+    from scalepilot.service.rule_evaluation import load_rule_groups
+
     cfg = loaded.config
     paths, _warnings = expand_rule_files(list(cfg.rule_files), loaded.base_dir)
     _groups, issues = load_rule_groups(paths, round(cfg.evaluation_interval * 1000))
