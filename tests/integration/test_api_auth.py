@@ -381,3 +381,10 @@ def test_the_spec_says_which_operations_need_a_token(server: Server) -> None:
     assert scale["403"]["content"]["application/json"]["schema"] == problem
     assert problem in scale["422"]["content"]["application/json"]["schema"]["anyOf"]
     assert spec["components"]["schemas"]["Problem"]["properties"]["detail"]["type"] == "string"
+    # So are the 404/409 of an unknown service, silence or token, and a refusing target.
+    for code in ("404", "409", "502", "503"):
+        assert scale[code]["content"]["application/json"]["schema"] == problem
+    assert paths["/api/v1/services/{name}/charts"]["get"]["responses"]["404"]["content"]
+    assert "409" in paths["/api/v1/silences"]["get"]["responses"]
+    assert {"404", "409"} <= set(paths["/api/v1/silences/{silence_id}"]["delete"]["responses"])
+    assert "404" in paths["/api/v1/tokens/{name}"]["delete"]["responses"]

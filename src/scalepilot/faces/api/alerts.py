@@ -118,6 +118,15 @@ def silence_body(s: Silence, now: float) -> dict[str, Any]:
     }
 
 
+_NO_ALERTING: dict[int | str, dict[str, Any]] = {
+    409: {"description": "Alerting is not configured (no alerting: section)."}
+}
+_EXPIRE_ANSWERS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No silence with that id."},
+    409: {"description": "Alerting is not configured, or the silence cannot be expired (already expired)."},
+}
+
+
 def alerts_router(runtime: Runtime) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["alerts"])
 
@@ -132,7 +141,7 @@ def alerts_router(runtime: Runtime) -> APIRouter:
         """Every write is an event naming who made it (``actor``)."""
         runtime.store.add_event(Event(int(runtime.clock.now() * 1000), kind, message, details=details))
 
-    @router.get("/alerts")
+    @router.get("/alerts", responses=_NO_ALERTING)
     async def list_alerts(
         state: Annotated[
             list[str], Query(description="Only these states: firing, suppressed, pending, resolved.")
@@ -149,7 +158,7 @@ def alerts_router(runtime: Runtime) -> APIRouter:
         out += [_alert_body(a, "pending", now) for a in n.pending]
         return [a for a in out if not state or a["state"] in state]
 
-    @router.post("/alerts/ack")
+    @router.post("/alerts/ack", responses=_NO_ALERTING)
     async def acknowledge(body: AckRequest, request: Request) -> list[dict[str, Any]]:
         """Acknowledge firing alerts: no repeats and no escalation until they resolve (or
         until ``until``)."""
@@ -175,7 +184,7 @@ def alerts_router(runtime: Runtime) -> APIRouter:
             for a in acks
         ]
 
-    @router.get("/silences")
+    @router.get("/silences", responses=_NO_ALERTING)
     async def list_silences(
         all_: bool = Query(False, alias="all", description="Include expired silences."),
     ) -> list[dict[str, Any]]:
@@ -184,7 +193,7 @@ def alerts_router(runtime: Runtime) -> APIRouter:
         items = n.router.silences.all()
         return [silence_body(s, now) for s in items if all_ or s.state(now) is not SilenceState.EXPIRED]
 
-    @router.post("/silences", status_code=201)
+    @router.post("/silences", status_code=201, responses=_NO_ALERTING)
     async def add_silence(body: SilenceRequest, request: Request) -> dict[str, Any]:
         """Mute matching alerts from ``starts_at`` (default now) for ``duration`` or until
         ``ends_at``; with ``until_resolved`` it also ends once what it matched resolved."""
@@ -220,7 +229,7 @@ def alerts_router(runtime: Runtime) -> APIRouter:
         )
         return silence_body(silence, now)
 
-    @router.delete("/silences/{silence_id}")
+    @router.delete("/silences/{silence_id}", responses=_EXPIRE_ANSWERS)
     async def expire_silence(
         silence_id: str,
         request: Request,

@@ -165,6 +165,9 @@ def describe_security(app: FastAPI, *, enabled: bool, public_metrics: bool) -> N
                     for code, text in _AUTH_ANSWERS.items():
                         responses.setdefault(code, {"description": text, "content": _PROBLEM_CONTENT})
                 _either_422(responses)
+                for code, answer in responses.items():
+                    if code.startswith(("4", "5")) and "content" not in answer:
+                        answer["content"] = _PROBLEM_CONTENT  # every refusal of ours is a Problem
         schema["components"].setdefault("schemas", {})["Problem"] = _PROBLEM
         app.openapi_schema = schema
         return schema
@@ -199,7 +202,7 @@ def tokens_router(tokens: TokenStore) -> APIRouter:
             raise HTTPException(422, str(exc)) from exc
         return {**record.public(), "token": secret}
 
-    @router.delete("/{name}")
+    @router.delete("/{name}", responses={404: {"description": "No token of that name."}})
     async def revoke_token(name: str, request: Request) -> dict[str, Any]:
         """Revoke a token now: the next request with it is refused."""
         try:

@@ -84,6 +84,9 @@ def _column(result_matrix: Any, times_ms: np.ndarray) -> list[float | None]:
     return out
 
 
+_NO_SERVICE: dict[int | str, dict[str, Any]] = {404: {"description": "No service of that name."}}
+
+
 def dashboard_router(runtime: Runtime) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["dashboard"])
 
@@ -105,7 +108,7 @@ def dashboard_router(runtime: Runtime) -> APIRouter:
             await runtime.overview.refresh()
         return Response(runtime.overview.snapshot_json, media_type="application/json")
 
-    @router.get("/services/{name}/charts")
+    @router.get("/services/{name}/charts", responses=_NO_SERVICE)
     async def charts(
         name: str,
         range_: Annotated[str, Query(alias="range", description="15m, 1h, 6h, 24h, 7d: 5m to 31d.")] = "1h",
@@ -157,7 +160,7 @@ def dashboard_router(runtime: Runtime) -> APIRouter:
             "decisions": [_decision(e) for e in reversed(events)],
         }
 
-    @router.get("/services/{name}/health")
+    @router.get("/services/{name}/health", responses=_NO_SERVICE)
     async def health(name: str) -> dict[str, Any]:
         """The service's scrape targets, probes with their recent results, and replicas."""
         service(name)

@@ -36,6 +36,22 @@ class ResumeRequest(BaseModel):
     actor: str = Field("api", max_length=100)
 
 
+# Declared in the spec; the bodies are the ``{"detail": str}`` every refusal has.
+_SERVICE_ANSWERS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No service of that name."},
+    409: {"description": "The service has no target: scalepilot only watches it."},
+}
+_AUTOSCALED_ANSWERS: dict[int | str, dict[str, Any]] = {
+    404: _SERVICE_ANSWERS[404],
+    409: {"description": "The service has no target, or no autoscaling."},
+}
+_SCALE_ANSWERS: dict[int | str, dict[str, Any]] = {
+    **_SERVICE_ANSWERS,
+    502: {"description": "The target refused the new count."},
+    503: {"description": "The target could not be reached; the same request may work later."},
+}
+
+
 def services_router(runtime: Runtime) -> APIRouter:
     router = APIRouter(prefix="/api/v1/services", tags=["services"])
 
@@ -54,11 +70,11 @@ def services_router(runtime: Runtime) -> APIRouter:
         autoscaler's latest evaluation."""
         return [c.describe() for c in runtime.controllers.values()]
 
-    @router.get("/{name}")
+    @router.get("/{name}", responses=_SERVICE_ANSWERS)
     async def get_service(name: str) -> dict[str, Any]:
         return controller(name).describe()
 
-    @router.get("/{name}/decisions")
+    @router.get("/{name}/decisions", responses=_SERVICE_ANSWERS)
     async def decisions(name: str, limit: int = Query(20, ge=1, le=1000)) -> list[dict[str, Any]]:
         """The autoscaler's recorded decisions, newest first: each with its metrics,
         proposal, limits and reason."""
@@ -66,7 +82,7 @@ def services_router(runtime: Runtime) -> APIRouter:
         events = runtime.store.events(kinds=[EventKind.SCALING_DECISION], service=name, limit=limit)
         return [e.details for e in events]
 
-    @router.post("/{name}/scale")
+    @router.post("/{name}/scale", responses=_SCALE_ANSWERS)
     async def scale(name: str, body: ScaleRequest, request: Request) -> dict[str, Any]:
         """Scale now, by hand. Pauses the autoscaler for ``autoscaling.manual_pause``."""
         c = controller(name)
@@ -78,7 +94,7 @@ def services_router(runtime: Runtime) -> APIRouter:
             raise HTTPException(503 if exc.transient else 502, f"the target refused: {exc}") from exc
         return c.describe()
 
-    @router.post("/{name}/pause")
+    @router.post("/{name}/pause", responses=_AUTOSCALED_ANSWERS)
     async def pause(name: str, body: PauseRequest, request: Request) -> dict[str, Any]:
         c = controller(name)
         if c.policy is None:
@@ -92,7 +108,7 @@ def services_router(runtime: Runtime) -> APIRouter:
         c.pause(seconds=seconds, reason=body.reason, actor=actor(request, body.actor))
         return c.describe()
 
-    @router.post("/{name}/resume")
+    @router.post("/{name}/resume", responses=_AUTOSCALED_ANSWERS)
     async def resume(name: str, body: ResumeRequest, request: Request) -> dict[str, Any]:
         c = controller(name)
         if c.policy is None:
