@@ -7,7 +7,9 @@ figure climbs and the desired replicas grow, no reload, no navigation); it updat
 replica figures in place when the service is scaled through the API behind the page's
 back; scaling
 from the service page (Scale, replicas, a required reason, confirm) records a
-``manual_scale`` event that the API and the events page show; new events appear on the
+``manual_scale`` event that the API and the events page show; pausing (a duration and a
+required reason) and resuming from the service page swap the buttons, show the reason
+and record an ``autoscaling_paused`` event naming the dashboard; new events appear on the
 events page live from the stream; acknowledging and silencing an alert from the alerts
 page, and expiring the silence; the report downloads as CSV and JSON (fetched with the
 token header, saved from a Blob); a scaling decision's marker on a chart shows its reason
@@ -141,6 +143,46 @@ def test_scale_from_the_service_page_records_manual_scale(browser: Any, shop: Se
     page.get_by_test_id("filter-kind").select_option("manual_scale")
     entry = page.locator('[data-testid="event-row"][data-kind="manual_scale"]', has_text="scaled from the service page")
     expect(entry.first).to_be_visible()
+    assert w.problems() == []
+    context.close()
+
+
+def test_pause_and_resume_from_the_service_page(browser: Any, shop: Server) -> None:
+    shop.post("/api/v1/services/shop/resume", {})
+    context = new_context(browser)
+    w = watch(context)
+    page = w.page
+    open_page(page, shop.base, "service")
+    pause, resume = page.get_by_test_id("pause-button"), page.get_by_test_id("resume-button")
+    expect(pause).to_be_visible()
+    expect(resume).to_be_hidden()
+    pause.click()
+    dialog = page.get_by_test_id("pause-dialog")
+    expect(dialog).to_be_visible()
+    expect(page.get_by_test_id("pause-reason")).to_be_focused()
+    page.get_by_test_id("pause-duration").select_option("15m")
+    # The reason is required: without one nothing is sent.
+    page.get_by_test_id("pause-confirm").click()
+    expect(dialog).to_be_visible()
+    assert shop.get("/api/v1/services/shop")["autoscaling"]["paused"] is False
+    page.get_by_test_id("pause-reason").fill("browser test: paused from the page")
+    page.get_by_test_id("pause-confirm").click()
+    expect(dialog).to_have_count(0)
+    expect(resume).to_be_visible()
+    expect(pause).to_be_hidden()
+    expect(page.get_by_test_id("service-subtitle")).to_contain_text("browser test: paused from the page")
+
+    auto = shop.get("/api/v1/services/shop")["autoscaling"]
+    assert auto["paused"] is True and auto["pause_reason"] == "browser test: paused from the page"
+    events = shop.get("/api/v1/events?kind=autoscaling_paused")
+    mine = [e for e in events if e["details"].get("reason") == "browser test: paused from the page"]
+    assert mine and mine[0]["details"]["seconds"] == 900 and mine[0]["details"]["actor"] == "dashboard"
+
+    resume.click()
+    expect(pause).to_be_visible()
+    expect(resume).to_be_hidden()
+    expect(page.get_by_test_id("page-message")).to_be_visible()
+    assert shop.get("/api/v1/services/shop")["autoscaling"]["paused"] is False
     assert w.problems() == []
     context.close()
 

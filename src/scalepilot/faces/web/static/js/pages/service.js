@@ -23,7 +23,7 @@ export function mount(root, { params, canOperate }) {
   let destroyed = false;
 
   const status = statusBadge("unknown");
-  const subtitle = h("p", { class: "muted subtitle" });
+  const subtitle = h("p", { class: "muted subtitle", "data-testid": "service-subtitle" });
   const messages = h("div", { class: "messages", "aria-live": "polite" });
   const figs = {
     load: figure("figure-load"),
