@@ -10,8 +10,11 @@ from the service page (Scale, replicas, a required reason, confirm) records a
 ``manual_scale`` event that the API and the events page show; pausing (a duration and a
 required reason) and resuming from the service page swap the buttons, show the reason
 and record an ``autoscaling_paused`` event naming the dashboard; new events appear on the
-events page live from the stream; acknowledging and silencing an alert from the alerts
-page, and expiring the silence; the report downloads as CSV and JSON (fetched with the
+events page live from the stream; the events page writes event messages in its language
+from their details (a manual scale and a timed and an open-ended pause, the user's reason
+inside, numbers and durations formatted for the locale), and falls back to the server's
+English for a kind without a template or a detail missing; acknowledging and silencing an
+alert from the alerts page, and expiring the silence; the report downloads as CSV and JSON (fetched with the
 token header, saved from a Blob); a scaling decision's marker on a chart shows its reason
 on hover, and the decision list under the charts has it too; the health-check dialog lists
 the scrape targets and closes with Escape, giving focus back; switching to Turkish shows
@@ -199,6 +202,65 @@ def test_events_arrive_live(browser: Any, shop: Server) -> None:
     expect(paused).to_have_count(1)
     shop.post("/api/v1/services/shop/resume", {})
     expect(page.locator('[data-testid="event-row"][data-kind="autoscaling_resumed"]').first).to_be_visible()
+    assert w.problems() == []
+    context.close()
+
+
+def test_event_messages_are_written_in_the_pages_language(browser: Any, shop: Server) -> None:
+    reason = "çarşamba kampanyası (i18n test)"
+    shop.post("/api/v1/services/shop/resume", {})
+    before = shop.get("/api/v1/services/shop")["replicas"]["desired"]
+    shop.post("/api/v1/services/shop/scale", {"replicas": 3 if before != 3 else 2, "reason": reason, "actor": "i18n"})
+    shop.post("/api/v1/services/shop/pause", {"duration": "15m", "reason": reason, "actor": "i18n"})
+    shop.post("/api/v1/services/shop/pause", {"reason": reason, "actor": "i18n"})
+    shop.post("/api/v1/services/shop/resume", {})
+    scaled = [e for e in shop.get("/api/v1/events?kind=manual_scale") if e["details"].get("reason") == reason]
+    moved = f"{scaled[0]['details']['from']}.*{scaled[0]['details']['to']}"
+
+    context = new_context(browser)
+    w = watch(context)
+    page = w.page
+    open_page(page, shop.base, "events")
+
+    def message(kind: str, text: str) -> Any:
+        rows = page.locator(f'[data-testid="event-row"][data-kind="{kind}"]', has_text=reason)
+        return rows.filter(has_text=text).first.locator(".event-message")
+
+    expect(message("manual_scale", reason)).to_have_text(
+        re.compile(f"^shop: scaled by hand from {moved} by i18n: {re.escape(reason)}$")
+    )
+    expect(message("autoscaling_paused", "15")).to_have_text(
+        re.compile(rf"^shop: autoscaling paused for 15 mins? by i18n: {re.escape(reason)}$")
+    )
+    expect(message("autoscaling_paused", "until resumed")).to_have_text(
+        f"shop: autoscaling paused until resumed by i18n: {reason}"
+    )
+
+    page.get_by_test_id("language-switch").select_option("tr")
+    expect(page.get_by_test_id("nav-events")).to_have_text("Olaylar")
+    expect(message("manual_scale", reason)).to_have_text(
+        re.compile(f"^shop: i18n tarafından elle {moved} replikaya ölçeklendirildi: {re.escape(reason)}$")
+    )
+    expect(message("autoscaling_paused", "15")).to_have_text(
+        re.compile(
+            rf"^shop: otomatik ölçeklendirme i18n tarafından 15 dk\.? süreyle duraklatıldı: {re.escape(reason)}$"
+        )
+    )
+    expect(message("autoscaling_paused", "sürdürülene kadar")).to_have_text(
+        f"shop: otomatik ölçeklendirme i18n tarafından sürdürülene kadar duraklatıldı: {reason}"
+    )
+    # Details the templates do not know (or an event without them) keep the server's words.
+    fallback = page.evaluate(
+        """async () => {
+          const { eventText } = await import("/ui/js/events_text.js");
+          return [
+            eventText({ kind: "scaling_decision", service: "shop", message: "shop: as is", details: {} }),
+            eventText({ kind: "manual_scale", service: "shop", message: "old words", details: { from: 2 } }),
+            eventText({ kind: "replica_ready", message: "x", details: { replica: "shop-1", startup_s: 1.5 } }),
+          ];
+        }"""
+    )
+    assert fallback == ["shop: as is", "old words", "shop-1 replikası 1,5 sn içinde hazır oldu"]
     assert w.problems() == []
     context.close()
 

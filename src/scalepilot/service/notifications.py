@@ -392,6 +392,9 @@ class Notifications:
                     f"{item.receiver}/{item.integration} failed {breaker.failures} times in a row; "
                     f"pausing sends for {self.delivery.breaker.cooldown:g}s: {exc}",
                     item,
+                    failures=breaker.failures,
+                    cooldown_s=self.delivery.breaker.cooldown,
+                    error=str(exc),
                 )
         else:
             breaker.release()

@@ -118,7 +118,12 @@ class Runtime:
                 now_ms,
                 EventKind.STARTED,
                 f"scalepilot {__version__} started",
-                details={"config": str(self.loaded.path), "config_revision": rev.id, "config_sha256": rev.sha256},
+                details={
+                    "version": __version__,
+                    "config": str(self.loaded.path),
+                    "config_revision": rev.id,
+                    "config_sha256": rev.sha256,
+                },
             )
         )
 

@@ -250,7 +250,13 @@ class ScrapeLoop:
                 else f"{t.service} {t.instance} is down: {s.last_error}"
             )
             self._store.add_event(
-                Event(ts_ms, kind, message, t.service, {"url": t.url, "replica": t.replica, "error": s.last_error})
+                Event(
+                    ts_ms,
+                    kind,
+                    message,
+                    t.service,
+                    {"url": t.url, "instance": t.instance, "replica": t.replica, "error": s.last_error},
+                )
             )
             log.info(message)
         if first:

@@ -3,6 +3,7 @@
 
 import { ApiError, get, qs } from "../api.js";
 import { h, replace } from "../dom.js";
+import { eventText } from "../events_text.js";
 import * as fmt from "../format.js";
 import { t, tOr } from "../i18n.js";
 import * as live from "../stream.js";
@@ -62,7 +63,7 @@ export function mount(root, { params }) {
         "div",
         { class: "event-body" },
         h("div", { class: "event-head" }, h("span", { class: "tag kind", text: tOr(`kind.${e.kind}`, e.kind) }), e.service ? h("a", { href: `#/service/${encodeURIComponent(e.service)}`, text: e.service }) : null, actor ? h("span", { class: "muted", text: t("chart.actor", { actor }) }) : null),
-        h("p", { class: "event-message", text: e.message }),
+        h("p", { class: "event-message", text: eventText(e) }),
       ),
     );
   }
