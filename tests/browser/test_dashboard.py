@@ -136,6 +136,10 @@ def test_scale_from_the_service_page_records_manual_scale(browser: Any, shop: Se
     expect(dialog).to_have_count(0)
     expect(page.get_by_test_id("page-message")).to_be_visible()
     expect(page.get_by_test_id("replicas-desired")).to_have_text(str(target))
+    # The autoscaler pauses after a manual change; the page says why from the cause.
+    expect(page.get_by_test_id("service-subtitle")).to_contain_text("after a manual scale by dashboard")
+    paused_by = shop.get("/api/v1/services/shop")["autoscaling"]["paused_by"]
+    assert paused_by == {"cause": "manual_scale", "actor": "dashboard"}
 
     events = shop.get("/api/v1/events?kind=manual_scale")
     mine = [e for e in events if e["details"].get("reason") == "browser test: scaled from the service page"]
@@ -177,6 +181,7 @@ def test_pause_and_resume_from_the_service_page(browser: Any, shop: Server) -> N
 
     auto = shop.get("/api/v1/services/shop")["autoscaling"]
     assert auto["paused"] is True and auto["pause_reason"] == "browser test: paused from the page"
+    assert auto["paused_by"] == {"cause": "pause", "actor": "dashboard"}
     events = shop.get("/api/v1/events?kind=autoscaling_paused")
     mine = [e for e in events if e["details"].get("reason") == "browser test: paused from the page"]
     assert mine and mine[0]["details"]["seconds"] == 900 and mine[0]["details"]["actor"] == "dashboard"

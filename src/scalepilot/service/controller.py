@@ -116,6 +116,9 @@ class ServiceController:
         self._changed = asyncio.Event()
         self.paused_until: float | None = None
         self.pause_reason = ""
+        self.paused_by: dict[str, str] | None = None
+        """What paused autoscaling, for readers in any language: ``{"cause": "manual_scale"
+        | "pause", "actor": ...}``; ``pause_reason`` says the same in English."""
         settings = service.target
         self.target: ScaleTarget
         if isinstance(settings, LocalTargetSettings):
@@ -145,6 +148,7 @@ class ServiceController:
             self.state = ScalerState.from_dict(saved.get("engine", {}))
             self.paused_until = saved.get("paused_until")
             self.pause_reason = saved.get("pause_reason", "")
+            self.paused_by = saved.get("paused_by")
         if self.balancer is not None:
             await self.balancer.start()
         await self.target.start()
@@ -330,6 +334,7 @@ class ServiceController:
                 "engine": self.state.to_dict(),
                 "paused_until": self.paused_until,
                 "pause_reason": self.pause_reason,
+                "paused_by": self.paused_by,
                 "last_decision": self.last_decision.to_dict() if self.last_decision else None,
             },
         )
@@ -358,6 +363,7 @@ class ServiceController:
         if self.policy is not None and self.service.autoscaling is not None:
             self.paused_until = now + self.service.autoscaling.manual_pause
             self.pause_reason = f"manual scale by {actor}"
+            self.paused_by = {"cause": "manual_scale", "actor": actor}
         self._persist()
         self._emit(
             Event(
@@ -380,6 +386,7 @@ class ServiceController:
         now = self._clock.now()
         self.paused_until = now + seconds if seconds else float("inf")
         self.pause_reason = reason
+        self.paused_by = {"cause": "pause", "actor": actor}
         self._persist()
         until = "until resumed" if seconds is None else f"for {seconds:.0f}s"
         self._emit(
@@ -398,6 +405,7 @@ class ServiceController:
     def _resume(self, now: float, message: str, actor: str) -> None:
         self.paused_until = None
         self.pause_reason = ""
+        self.paused_by = None
         self._persist()
         self._emit(
             Event(to_ms(now), EventKind.AUTOSCALING_RESUMED, f"{self.name}: {message}", self.name, {"actor": actor})
@@ -546,6 +554,7 @@ class ServiceController:
                 "paused": self.paused_until is not None,
                 "paused_until": self.paused_until if self.paused_until != float("inf") else None,
                 "pause_reason": self.pause_reason,
+                "paused_by": self.paused_by,
                 "last_decision": self.last_decision.to_dict() if self.last_decision else None,
                 "metric_source": self._metric_source.name,
                 "missing_series": dict(self.series_problems),

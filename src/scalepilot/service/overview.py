@@ -47,6 +47,10 @@ EVENT_POLL_S = 1.0
 SUBSCRIBER_BACKLOG = 256
 
 
+_AUTOSCALING_KEYS = ("mode", "paused", "paused_until", "pause_reason", "paused_by", "last_decision")
+"""What the overview shows of a service's autoscaling (the rest is on its own page)."""
+
+
 def event_body(e: Event) -> dict[str, Any]:
     return {
         "id": e.id,
@@ -156,7 +160,7 @@ class Overview:
                     )
             if described is not None and described["autoscaling"] is not None:
                 auto = described["autoscaling"]
-                autoscaling = {k: auto[k] for k in ("mode", "paused", "paused_until", "pause_reason", "last_decision")}
+                autoscaling = {k: auto[k] for k in _AUTOSCALING_KEYS}
             targets = target_health.get(svc.name, Counter())
             probes = probe_health.get(svc.name, Counter())
             firing = alerts["by_service"].get(svc.name, [])

@@ -110,7 +110,9 @@ export function mount(root, { params, canOperate }) {
     if (a) {
       parts.push(t("service.autoscaling", { mode: a.mode, min: a.min_replicas, max: a.max_replicas }));
       if (a.paused) parts.push(a.paused_until ? t("service.pausedUntil", { time: fmt.dateTime(a.paused_until * 1000) }) : t("service.pausedIndefinitely"));
-      if (a.paused && a.pause_reason) parts.push(t("service.pauseReason", { reason: a.pause_reason }));
+      // A manual scale's pause is described by the server in English; say it from its cause.
+      if (a.paused && a.paused_by?.cause === "manual_scale") parts.push(t("service.pausedByManualScale", { actor: a.paused_by.actor }));
+      else if (a.paused && a.pause_reason) parts.push(t("service.pauseReason", { reason: a.pause_reason }));
     } else parts.push(t("service.noAutoscaling"));
     setText(subtitle, parts.join(" · "));
     pauseButton.hidden = !a || a.paused;
