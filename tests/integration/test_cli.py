@@ -18,13 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from scalepilot.faces.cli.main import all_commands
+from scalepilot.faces.cli import main
 from tests.support import free_port, start, start_exporter
 
 SCALEPILOT = [sys.executable, "-m", "scalepilot"]
 
 
-COMMANDS = all_commands()  # every command and group subcommand: a new one cannot skip --help
+COMMANDS = main.all_commands()  # every command and group subcommand: a new one cannot skip --help
 
 
 def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -122,6 +122,25 @@ def test_every_command_has_help_with_examples(command: str) -> None:
     res = cli(*command.split(), "--help")
     assert res.returncode == 0
     assert "Example" in res.stdout, res.stdout
+
+
+def test_the_command_list_loads_no_command_and_matches_their_help() -> None:
+    # ``scalepilot --help`` lists commands from their summaries in main.py; each summary
+    # must say what the command's own help says first.
+    assert [name for name in main.COMMANDS if not main.summary_matches_help(name)] == []
+    res = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "scalepilot", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert res.returncode == 0
+    listed = {line.split()[1] for line in res.stdout.splitlines() if line.startswith("│ ") and len(line.split()) > 2}
+    assert listed >= {*main.COMMANDS, "version"}
+    loaded = {m for m in ("run_cmd", "scale_cmds", "simulate_cmd", "config_cmds") if f"faces.cli.{m}" in res.stderr}
+    assert loaded == set()
 
 
 def test_second_scalepilot_on_the_same_data_dir_is_refused(tmp_path: Path) -> None:
