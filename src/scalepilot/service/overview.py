@@ -65,16 +65,11 @@ def event_body(e: Event) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """One Server-Sent Event: its ``event:`` name and JSON ``data``, encoded once for
-    every subscriber."""
+    """One Server-Sent Event: its ``event:`` name and its ``data`` as JSON text, encoded
+    once for every subscriber."""
 
     event: str
-    data: dict[str, Any]
-    encoded: str = ""
-
-    @property
-    def json(self) -> str:
-        return self.encoded or encode(self.data)
+    json: str
 
 
 def encode(data: Any) -> str:
@@ -215,7 +210,7 @@ class Overview:
         }
         text = await asyncio.to_thread(encode, self.snapshot)
         self.snapshot_json = text.encode()
-        self.publish(Message("overview", self.snapshot, text))
+        self.publish(Message("overview", text))
         return self.snapshot
 
     def _record(self, samples: list[tuple[Any, float]], ts_ms: int) -> None:
@@ -312,8 +307,7 @@ class Overview:
         # different loops); ids only grow, so ids decide what is new and in what order.
         fresh.sort(key=lambda e: e.id or 0)
         for event in fresh:
-            body = event_body(event)
-            self.publish(Message("event", body, encode(body)))
+            self.publish(Message("event", encode(event_body(event))))
         if fresh:
             self._last_event_id = max(self._last_event_id, fresh[-1].id or 0)
 

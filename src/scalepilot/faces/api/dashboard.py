@@ -345,8 +345,8 @@ def _action_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
 
 async def _replica_hours(runtime: Runtime, name: str, start_ms: int, end_ms: int) -> dict[str, Any]:
     """Replica-hours from the stored ready-replica series: each sample holds until the
-    next (or for one refresh interval at the end); time without samples counts nothing
-    and is reported as not covered rather than guessed."""
+    next, for at most two refresh intervals (one missed tick is bridged); time without
+    samples counts nothing and is reported as not covered rather than guessed."""
     matchers = [
         Matcher("__name__", MatchOp.EQ, REPLICAS),
         Matcher("service", MatchOp.EQ, name),
