@@ -4,7 +4,7 @@ Covers: resampling by time-weighted mean conserves the requests (coarser and fin
 steps, uneven input); a trace refuses non-increasing timestamps and negative rates;
 scaling to a peak; the synthetic generators are deterministic per seed and shaped as
 named; the CSV, WorldCup98 and Azure Functions loaders read their fixtures and the
-public traces (when present); malformed files are rejected with the file, the line and
+two public traces (kept in tests/data/traces/public); malformed files are rejected with the file, the line and
 the reason; a policy file's errors carry file:line.
 """
 
@@ -29,7 +29,7 @@ from scalepilot.control.simulation.trace import (
 from scalepilot.service.traces import TraceFormatError, load_policy, load_trace
 
 DATA = Path(__file__).parents[1] / "data" / "traces"
-PUBLIC = Path(__file__).resolve().parents[2].parent / "shared" / "traces"
+PUBLIC = DATA / "public"
 
 
 def test_resample_conserves_requests_on_uneven_input() -> None:
@@ -156,12 +156,7 @@ def test_azure_functions_rejects_a_short_row(tmp_path: Path) -> None:
     ],
 )
 def test_public_traces_load(name: str, fmt: str, rows: int, days: float) -> None:
-    path = PUBLIC / name
-    if not path.exists():
-        pytest.skip(
-            f"{path} is not here (CI clones only the repository); the fixtures under tests/data cover the format"
-        )
-    trace = load_trace(path, fmt)
+    trace = load_trace(PUBLIC / name, fmt)
     assert trace.rps.size == rows
     assert trace.span / DAY == pytest.approx(days, abs=0.01)
     assert trace.resample(60).peak > 0
