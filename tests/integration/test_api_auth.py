@@ -297,8 +297,9 @@ def test_a_write_is_an_event_naming_the_token(server: Server) -> None:
     assert paused[0]["details"]["actor"] == "token:operator"
     reload = call(server, "POST", "/-/reload", server.tokens["admin"])
     assert reload.status_code == 200, reload.text
-    reloaded = wait_for(lambda: _events(server, "rules_reloaded"), timeout=10, what="the reload event")
+    reloaded = wait_for(lambda: _events(server, "config_reloaded"), timeout=10, what="the reload event")
     assert reloaded[0]["details"]["actor"] == "token:admin"
+    assert reload.json() == {"applied": [], "restart_needed": []}
 
 
 def test_the_cli_sends_its_token(server: Server) -> None:

@@ -16,6 +16,9 @@ class EventKind(StrEnum):
     # scalepilot itself
     STARTED = "started"
     STOPPED = "stopped"
+    CONFIG_RELOADED = "config_reloaded"
+    """The config file was read again (``SIGHUP``, ``POST /-/reload``): what was applied,
+    what needs a restart, or why it was refused."""
     # collection
     TARGET_UP = "target_up"
     TARGET_DOWN = "target_down"
@@ -67,6 +70,7 @@ class EventKind(StrEnum):
     SILENCE_ADDED = "silence_added"
     SILENCE_EXPIRED = "silence_expired"
     RULES_RELOADED = "rules_reloaded"
+    """Recorded by earlier versions for a rule reload; ``config_reloaded`` covers it now."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from scalepilot.adapters.scrape.http import Fetcher
 from scalepilot.adapters.targets import CommandTarget, LocalTarget
 from scalepilot.config.balancer import BalancerSettings
 from scalepilot.config.models import Config, Service
+from scalepilot.config.scaling import AutoscalingSettings
 from scalepilot.config.targets import HTTPReadiness, LocalTargetSettings
 from scalepilot.control.forecast import ForecastParams, Latest, Seasonality, forecast_latest
 from scalepilot.control.scaling.engine import decide
@@ -97,6 +98,8 @@ class ServiceController:
         self._fetcher = fetcher
         self._prober = prober
         self._stop = asyncio.Event()
+        self._autoscale_stop = asyncio.Event()
+        """Stops the autoscale loop alone: a reload that changes the interval starts another."""
         self._tasks = Tasks(on_crash)
         self._scrapes: dict[tuple[str, int], _ReplicaScrape] = {}
         self._act_lock = asyncio.Lock()
@@ -152,19 +155,7 @@ class ServiceController:
         if self.balancer is not None:
             await self.balancer.start()
         await self.target.start()
-        interval = self._interval
-        self._spawn(
-            run_loop(
-                "autoscale",
-                self._tick,
-                clock=self._clock,
-                interval_s=interval,
-                offset_s=0.0,
-                stop=self._stop,
-                metrics=self._metrics,
-            ),
-            f"autoscale {self.name}",
-        )
+        self._start_autoscale_loop()
         if self.recorder is not None:
             self._spawn(
                 run_loop(
@@ -181,8 +172,43 @@ class ServiceController:
                 f"balancer stats {self.name}",
             )
 
+    def _start_autoscale_loop(self) -> None:
+        self._autoscale_stop = asyncio.Event()
+        self._spawn(
+            run_loop(
+                "autoscale",
+                self._tick,
+                clock=self._clock,
+                interval_s=self._interval,
+                offset_s=0.0,
+                stop=self._autoscale_stop,
+                metrics=self._metrics,
+            ),
+            f"autoscale {self.name}",
+        )
+
+    def apply_autoscaling(self, settings: AutoscalingSettings | None) -> None:
+        """Take a new ``autoscaling`` block (a config reload). The engine's state, a
+        pause and the replicas stay: the next tick decides with the new policy, as an
+        HPA whose spec was edited. A new interval restarts the loop on it; a changed
+        predictive block starts its rate history afresh."""
+        before = self.service.autoscaling
+        self.service = self.service.model_copy(update={"autoscaling": settings})
+        self.policy = compile_policy(settings) if settings else None
+        old_predictive = before.predictive if before else None
+        new_predictive = settings.predictive if settings else None
+        if new_predictive != old_predictive:
+            enabled = new_predictive is not None and new_predictive.enabled
+            self._history = RateHistory(self.name, new_predictive.metric) if new_predictive and enabled else None
+            self._latest = None
+            self.last_forecast = None
+        if (before.interval if before else 15.0) != self._interval and not self._stop.is_set():
+            self._autoscale_stop.set()
+            self._start_autoscale_loop()
+
     async def stop(self) -> None:
         self._stop.set()
+        self._autoscale_stop.set()
         await self._tasks.stop()
         for key in list(self._scrapes):
             await self._stop_scrape(key)

@@ -15,7 +15,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Coroutine
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,9 @@ from scalepilot.adapters.probes import HTTPProber
 from scalepilot.adapters.scrape.http import Fetcher
 from scalepilot.adapters.scrape.parser import ACCEPT_HEADER
 from scalepilot.adapters.store import SQLiteStore
-from scalepilot.config.loader import LoadedConfig
+from scalepilot.config.diff import diff, merge
+from scalepilot.config.loader import ConfigError, LoadedConfig
+from scalepilot.config.loader import load as load_config
 from scalepilot.domain.clock import Clock, SystemClock, iso_ms, to_ms
 from scalepilot.domain.events import Event, EventKind
 from scalepilot.domain.store import Store
@@ -71,6 +73,7 @@ class Runtime:
         self._embedded_source: EmbeddedMetricSource | None = None
         self._metric_source: ScalingSource | None = None
         self.overview = Overview(self)
+        self._reload_lock = asyncio.Lock()
 
     # --- lifecycle ------------------------------------------------------------------
     @property
@@ -280,12 +283,65 @@ class Runtime:
         rules = self.rules.crashed() if self.rules is not None else []
         return [*self._tasks.crashed(), *rules, *(n for c in self.controllers.values() for n in c.crashed())]
 
-    async def reload_rules(self) -> list[str]:
-        """Re-read the rule files (SIGHUP, ``POST /-/reload``); the problems that made
-        the reload refused, none when it took effect."""
-        if self.rules is None:
-            return ["scalepilot is not running rules"]
-        return [str(issue) for issue in await self.rules.reload()]
+    async def reload(self, actor: str) -> Reload:
+        """Read the config file again and apply what can change while running
+        (``SIGHUP``, ``POST /-/reload``; ``config.diff`` says what): the services'
+        autoscaling policies, and the rule files, which are re-read whether or not
+        their list changed. All or nothing, as Prometheus reloads: a broken config or
+        rule file changes nothing and is returned as problems (``file:line:column``).
+        Changed keys that only a restart applies are named, never silently ignored.
+        Records a ``config_reloaded`` event."""
+        async with self._reload_lock:
+            result = await self._reload()
+            self.metrics.config_reload_success.set(0 if result.problems else 1)
+            now = self.clock.now()
+            if not result.problems:
+                self.metrics.config_reload_time.set(now)
+                self.metrics.config_restart_needed.set(len(result.restart_needed))
+            for problem in result.problems:
+                log.error("config reload refused: %s", problem)
+            if result.restart_needed:
+                log.warning("config reload: needs a restart to take effect: %s", ", ".join(result.restart_needed))
+            self.store.add_event(
+                Event(
+                    to_ms(now),
+                    EventKind.CONFIG_RELOADED,
+                    result.message(actor),
+                    details={
+                        "actor": actor,
+                        "applied": result.applied,
+                        "restart_needed": result.restart_needed,
+                        "problems": result.problems,
+                    },
+                )
+            )
+            return result
+
+    async def _reload(self) -> Reload:
+        try:
+            loaded = await asyncio.to_thread(load_config, self.loaded.path)
+        except ConfigError as exc:
+            return Reload(problems=[str(issue) for issue in exc.issues])
+        changes = diff(self.config, loaded.config)
+        running = merge(self.config, loaded.config, changes)
+        if self.rules is not None:
+            before = self.rules.cfg
+            self.rules.cfg = running
+            issues = await self.rules.reload()
+            if issues:
+                self.rules.cfg = before
+                return Reload(problems=[str(issue) for issue in issues])
+        for name, settings in changes.autoscaling.items():
+            controller = self.controllers.get(name)
+            if controller is not None:
+                controller.apply_autoscaling(settings)
+        self.config = running
+        self.loaded = LoadedConfig(running, self.loaded.path, loaded.text)
+        if changes.applied:
+            await asyncio.to_thread(
+                self.store.add_config_revision, loaded.text, str(loaded.path), to_ms(self.clock.now())
+            )
+        return Reload(applied=changes.applied, restart_needed=changes.restart_needed)
 
     def all_scrape_loops(self) -> list[ScrapeLoop]:
         """Configured endpoints and the scrapes of local replicas, which come and go."""
@@ -380,6 +436,25 @@ class Runtime:
             "notifications": self.notifications.status() if self.notifications is not None else None,
             "rules": self.rules.status() if self.rules is not None else None,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Reload:
+    """What a config reload did: refused (``problems``), or applied ``applied`` (dotted
+    keys) and left ``restart_needed`` for the next start."""
+
+    problems: list[str] = field(default_factory=list)
+    applied: list[str] = field(default_factory=list)
+    restart_needed: list[str] = field(default_factory=list)
+
+    def message(self, actor: str) -> str:
+        if self.problems:
+            return f"config reload refused ({len(self.problems)} problems), asked by {actor}"
+        text = f"config reloaded, asked by {actor}: "
+        text += f"applied {', '.join(self.applied)}" if self.applied else "no change applied live"
+        if self.restart_needed:
+            text += f"; needs a restart: {', '.join(self.restart_needed)}"
+        return text
 
 
 def _iso(ms: int | None) -> str | None:

@@ -91,6 +91,22 @@ class SelfMetrics:
         )
         self.targets_up = Gauge("scalepilot_targets_up", "Scrape targets currently up.", registry=r)
         self.targets = Gauge("scalepilot_targets", "Scrape targets configured.", registry=r)
+        self.config_reload_success = Gauge(
+            "scalepilot_config_last_reload_successful",
+            "Whether the last reload of the config file was applied (1) or refused (0).",
+            registry=r,
+        )
+        self.config_reload_success.set(1)
+        self.config_reload_time = Gauge(
+            "scalepilot_config_last_reload_success_timestamp_seconds",
+            "When the config file was last loaded or reloaded successfully.",
+            registry=r,
+        )
+        self.config_restart_needed = Gauge(
+            "scalepilot_config_restart_needed",
+            "Keys of the config file that changed since start and take effect only after a restart.",
+            registry=r,
+        )
 
     def watch_store(self, stats: Callable[[], StoreStats | None]) -> None:
         self.registry.register(_StoreCollector(stats))

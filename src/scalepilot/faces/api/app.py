@@ -20,9 +20,9 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPENMETRICS_TYPE
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
+from pydantic import BaseModel, Field
 
 from scalepilot import __version__
-from scalepilot.domain.events import Event, EventKind
 from scalepilot.faces import web
 from scalepilot.faces.api import auth
 from scalepilot.faces.api.alerts import alerts_router
@@ -31,6 +31,16 @@ from scalepilot.faces.api.prometheus import prometheus_router
 from scalepilot.faces.api.services import services_router
 from scalepilot.service.runtime import Runtime
 from scalepilot.service.tokens import TokenStore
+
+
+class ReloadDone(BaseModel):
+    applied: list[str] = Field(description="Changed keys now in effect, e.g. services.shop.autoscaling.")
+    restart_needed: list[str] = Field(description="Changed keys that take effect only after a restart.")
+
+
+class ReloadRefused(BaseModel):
+    detail: str
+    problems: list[str] = Field(description="Every problem found, as file:line:column: reason.")
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -89,28 +99,26 @@ def create_app(runtime: Runtime) -> FastAPI:
     @app.post(
         "/-/reload",
         tags=["operations"],
-        response_class=PlainTextResponse,
-        responses={422: {"description": "A rule file has a problem; the running rules are kept."}},
+        response_model=ReloadDone,
+        responses={
+            422: {
+                "description": "The config or a rule file has a problem; nothing changed.",
+                "model": ReloadRefused,
+            }
+        },
     )
-    async def reload(request: Request) -> Response:
-        """Re-read the rule files, as Prometheus's ``/-/reload`` (and ``SIGHUP``) do.
-        Refused, with every problem as ``file:line:column``, if any file is broken."""
-        problems = await runtime.reload_rules()
-        who = auth.actor(request, "api")
-        runtime.store.add_event(
-            Event(
-                int(runtime.clock.now() * 1000),
-                EventKind.RULES_RELOADED,
-                f"rule reload {'refused' if problems else 'done'}, asked by {who}",
-                details={"actor": who, "problems": problems},
+    async def reload(request: Request) -> ReloadDone | JSONResponse:
+        """Re-read the config file and the rule files, as Prometheus's ``/-/reload``
+        (and ``SIGHUP``) do. Applied live: the services' ``autoscaling`` policies and
+        ``rule_files``; other changed keys are listed in ``restart_needed``. Refused,
+        with every problem as ``file:line:column``, if any file is broken."""
+        result = await runtime.reload(auth.actor(request, "api"))
+        if result.problems:
+            refused = ReloadRefused(
+                detail="config not reloaded; the running config and rules are kept", problems=result.problems
             )
-        )
-        if problems:
-            return JSONResponse(
-                {"detail": "rule files not reloaded; the running rules are kept", "problems": problems},
-                status_code=422,
-            )
-        return PlainTextResponse("rules reloaded\n")
+            return JSONResponse(refused.model_dump(), status_code=422)
+        return ReloadDone(applied=result.applied, restart_needed=result.restart_needed)
 
     app.include_router(services_router(runtime))
     app.include_router(prometheus_router(runtime))

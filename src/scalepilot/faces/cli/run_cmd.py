@@ -19,7 +19,7 @@ from scalepilot.config.loader import LoadedConfig
 from scalepilot.domain.errors import ScalepilotError
 from scalepilot.faces.api.app import create_app
 from scalepilot.faces.cli.common import DEFAULT_CONFIG, console, err_console, load_or_exit
-from scalepilot.service.runtime import Runtime
+from scalepilot.service.runtime import Reload, Runtime
 
 
 class _Server(uvicorn.Server):
@@ -74,15 +74,16 @@ async def serve(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, runtime.request_stop)
-    reloads: set[asyncio.Task[list[str]]] = set()
+    reloads: set[asyncio.Task[Reload]] = set()
 
-    def reload_rules() -> None:
-        # As Prometheus: SIGHUP re-reads the rule files; a refused reload is logged.
-        task = asyncio.create_task(runtime.reload_rules(), name="reload rules")
+    def reload_config() -> None:
+        # As Prometheus: SIGHUP re-reads the config and rule files; the outcome is
+        # logged and recorded as an event.
+        task = asyncio.create_task(runtime.reload("SIGHUP"), name="reload config")
         reloads.add(task)
         task.add_done_callback(reloads.discard)
 
-    loop.add_signal_handler(signal.SIGHUP, reload_rules)
+    loop.add_signal_handler(signal.SIGHUP, reload_config)
     server = _Server(
         uvicorn.Config(
             create_app(runtime), log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=5

@@ -10,6 +10,12 @@ import { t, tOr } from "./i18n.js";
 const VARIANT = {
   autoscaling_paused: (d) => (!("seconds" in d) ? null : d.seconds ? "" : "indefinitely"),
   autoscaling_resumed: (d) => (d.actor === "timer" ? "expired" : ""),
+  config_reloaded: (d) => {
+    if (!Array.isArray(d.problems) || !Array.isArray(d.applied) || !Array.isArray(d.restart_needed)) return null;
+    if (d.problems.length) return "refused";
+    if (!d.restart_needed.length) return d.applied.length ? "" : "unchanged";
+    return d.applied.length ? "restart" : "restart_only";
+  },
   replica_exited: (d) => (Number.isInteger(d.exit_code) && d.exit_code >= 0 ? "code" : ""),
   replica_orphan_stopped: (d) => (d.replica ? "" : "unknown"),
   replica_stopped: (d) => ({ "scale-down": "scale_down", shutdown: "shutdown", cancelled: "cancelled" })[d.reason] ?? "",
@@ -20,6 +26,9 @@ const VARIANT = {
 /** Values a template may name that are worked out from a detail. */
 const DERIVED = {
   count: (d) => (Array.isArray(d.fingerprints) ? d.fingerprints.length : undefined),
+  // Config keys are the file's own words, the same in every language.
+  applied_keys: (d) => (Array.isArray(d.applied) ? d.applied.join(", ") : undefined),
+  restart_keys: (d) => (Array.isArray(d.restart_needed) ? d.restart_needed.join(", ") : undefined),
 };
 
 const span = (s) => (s < 60 ? fmt.seconds(s) : fmt.duration(s));

@@ -1,0 +1,142 @@
+"""Reloading scalepilot.yaml in a running scalepilot (``SIGHUP``, ``POST /-/reload``).
+
+Covers, with a real scalepilot and a local target of real child processes:
+
+- SIGHUP applies an edited ``autoscaling`` block at once: the new minimum is acted on
+  (the service scales from 1 to 2 replicas) and the new interval is used, while the
+  running replica keeps its process (no restart of the target) and the engine keeps its
+  state; a changed ``scrape.interval`` is named as needing a restart, not applied; a
+  ``config_reloaded`` event says both, and a config revision is recorded;
+- ``POST /-/reload`` with a broken file is refused (422) with the problem as
+  file:line:column, the running policy is kept, and
+  ``scalepilot_config_last_reload_successful`` drops to 0; a later good reload
+  restores it and lists the applied key;
+- removing the ``autoscaling`` block stops the autoscaler; scaling by hand still works.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.integration.targets_helpers import child_command
+from tests.support import free_port, start, wait_for
+
+SCALEPILOT = [sys.executable, "-m", "scalepilot"]
+
+
+def config_text(port: int, *, autoscaling: str, scrape: str = "1s") -> str:
+    command = json.dumps(child_command())
+    return f"""
+server: {{address: '127.0.0.1:{port}'}}
+storage: {{data_dir: data, flush_interval: 200ms}}
+host_stats: {{enabled: false}}
+scrape: {{interval: {scrape}, timeout: 1s}}
+services:
+  - name: web
+    target:
+      type: local
+      command: {command}
+      replicas: 1
+      readiness: {{type: tcp, interval: 100ms}}
+{autoscaling}
+"""
+
+
+POLICY = """    autoscaling:
+      min_replicas: {min}
+      max_replicas: 4
+      interval: {interval}
+      metrics:
+        - {{type: series, name: load, query: 'vector(1)', target_type: value, target: 10}}
+"""
+
+
+def service(base: str) -> dict[str, Any]:
+    body: dict[str, Any] = httpx.get(f"{base}/api/v1/services/web", timeout=5).json()
+    return body
+
+
+def cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*SCALEPILOT, *args, "-c", str(config)], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def events(config: Path) -> list[dict[str, Any]]:
+    done = cli(config, "events", "--kind", "config_reloaded", "-o", "json")
+    assert done.returncode == 0, done.stderr
+    found: list[dict[str, Any]] = json.loads(done.stdout)
+    return found
+
+
+def ready_pids(base: str) -> dict[str, int]:
+    return {r["id"]: r["pid"] for r in service(base)["replica_list"] if r["state"] == "ready"}
+
+
+def test_reload_applies_the_policy_and_names_what_needs_a_restart(tmp_path: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    config = tmp_path / "scalepilot.yaml"
+    config.write_text(config_text(port, autoscaling=POLICY.format(min=1, interval="1s")))
+    proc = start([*SCALEPILOT, "run", "-c", str(config)])
+    try:
+        proc.wait_line("scalepilot", timeout=30)
+        first = wait_for(lambda: ready_pids(base), timeout=30, what="the first replica ready")
+        wait_for(lambda: (service(base)["autoscaling"] or {}).get("last_decision"), timeout=15, what="a first decision")
+        assert service(base)["replicas"]["desired"] == 1  # vector(1) against 10: the minimum
+
+        config.write_text(config_text(port, autoscaling=POLICY.format(min=2, interval="2s"), scrape="2s"))
+        os.kill(proc.pid, signal.SIGHUP)
+        reloaded = wait_for(lambda: events(config), timeout=15, what="the config_reloaded event")
+        details = reloaded[0]["details"]
+        assert details["actor"] == "SIGHUP"
+        assert details["applied"] == ["services.web.autoscaling"]
+        assert details["restart_needed"] == ["scrape.interval"]
+        assert details["problems"] == []
+        scaled = wait_for(
+            lambda: len(ready_pids(base)) == 2 and ready_pids(base), timeout=30, what="the new minimum acted on"
+        )
+        # The running replica was not restarted: same id, same process.
+        assert all(scaled[rid] == pid for rid, pid in first.items())
+        autoscaling = service(base)["autoscaling"]
+        assert autoscaling["min_replicas"] == 2 and autoscaling["interval_seconds"] == 2.0
+        decision = autoscaling["last_decision"]
+        assert decision["current"] == 1 and decision["replicas"] == 2, decision
+        assert "min_replicas 2" in decision["reason"]
+        status = httpx.get(f"{base}/status", timeout=5).json()
+        assert {t["interval_seconds"] for t in status["targets"]} == {1.0}  # scrape needs a restart
+        metrics = httpx.get(f"{base}/metrics", timeout=5).text
+        assert "scalepilot_config_last_reload_successful 1.0" in metrics
+        assert "scalepilot_config_restart_needed 1.0" in metrics
+
+        config.write_text(config_text(port, autoscaling=POLICY.format(min=2, interval="2s")) + "bogus: 1\n")
+        res = httpx.post(f"{base}/-/reload", timeout=10)
+        assert res.status_code == 422, res.text
+        problems = res.json()["problems"]
+        assert len(problems) == 1 and problems[0].startswith(f"{config}:"), problems
+        assert "bogus" in problems[0]
+        assert "scalepilot_config_last_reload_successful 0.0" in httpx.get(f"{base}/metrics", timeout=5).text
+        assert service(base)["autoscaling"]["min_replicas"] == 2
+
+        config.write_text(config_text(port, autoscaling=""))
+        res = httpx.post(f"{base}/-/reload", timeout=10)
+        assert res.status_code == 200, res.text
+        assert res.json() == {"applied": ["services.web.autoscaling"], "restart_needed": []}
+        assert service(base)["autoscaling"] is None
+        assert "scalepilot_config_last_reload_successful 1.0" in httpx.get(f"{base}/metrics", timeout=5).text
+        kinds = [e["details"]["problems"] != [] for e in events(config)]
+        assert sorted(kinds) == [False, False, True]
+        # Without a policy, scaling by hand still works (and nothing pauses).
+        scale = cli(config, "scale", "web", "1", "-r", "test")
+        assert scale.returncode == 0, scale.stderr + scale.stdout
+        wait_for(lambda: service(base)["replicas"]["desired"] == 1, timeout=15, what="the manual scale")
+    finally:
+        assert proc.stop(signal.SIGTERM) == 0
