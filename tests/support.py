@@ -14,8 +14,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import httpx
 import pytest
 
 T = TypeVar("T")
@@ -111,3 +112,11 @@ def start_exporter(mode: str) -> tuple[Proc, int]:
     proc = start([sys.executable, str(EXPORTER), mode, "--port", str(port)])
     proc.wait_line("listening", timeout=10)
     return proc, port
+
+
+def instant_query(base: str, expr: str) -> list[dict[str, Any]]:
+    """The result vector of ``expr`` from a running scalepilot's Prometheus API."""
+    body = httpx.get(f"{base}/api/v1/query", params={"query": expr}, timeout=5).json()
+    assert body["status"] == "success", body
+    result: list[dict[str, Any]] = body["data"]["result"]
+    return result

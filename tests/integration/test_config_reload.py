@@ -5,13 +5,17 @@ Covers, with a real scalepilot and a local target of real child processes:
 - SIGHUP applies an edited ``autoscaling`` block at once: the new minimum is acted on
   (the service scales from 1 to 2 replicas) and the new interval is used, while the
   running replica keeps its process (no restart of the target) and the engine keeps its
-  state; a changed ``scrape.interval`` is named as needing a restart, not applied; a
-  ``config_reloaded`` event says both, and a config revision is recorded;
+  state; a new ``scrape.interval`` restarts the replicas' scrapes on it; a changed
+  ``storage.flush_interval`` is named as needing a restart, not applied; a
+  ``config_reloaded`` event says both;
 - ``POST /-/reload`` with a broken file is refused (422) with the problem as
   file:line:column, the running policy is kept, and
   ``scalepilot_config_last_reload_successful`` drops to 0; a later good reload
   restores it and lists the applied key;
-- removing the ``autoscaling`` block stops the autoscaler; scaling by hand still works.
+- removing the ``autoscaling`` block stops the autoscaler; scaling by hand still works;
+- watched services (no target) added and removed by a reload, with a real exporter: the
+  removed one's ``up`` ends at once (stale marker, not the 5-minute lookback), the added
+  one is scraped and probed, and ``/status`` and the dashboard's overview list only it.
 """
 
 from __future__ import annotations
@@ -27,16 +31,16 @@ from typing import Any
 import httpx
 
 from tests.integration.targets_helpers import child_command
-from tests.support import free_port, start, wait_for
+from tests.support import free_port, instant_query, start, start_exporter, wait_for
 
 SCALEPILOT = [sys.executable, "-m", "scalepilot"]
 
 
-def config_text(port: int, *, autoscaling: str, scrape: str = "1s") -> str:
+def config_text(port: int, *, autoscaling: str, scrape: str = "1s", flush: str = "200ms") -> str:
     command = json.dumps(child_command())
     return f"""
 server: {{address: '127.0.0.1:{port}'}}
-storage: {{data_dir: data, flush_interval: 200ms}}
+storage: {{data_dir: data, flush_interval: {flush}}}
 host_stats: {{enabled: false}}
 scrape: {{interval: {scrape}, timeout: 1s}}
 services:
@@ -93,13 +97,15 @@ def test_reload_applies_the_policy_and_names_what_needs_a_restart(tmp_path: Path
         wait_for(lambda: (service(base)["autoscaling"] or {}).get("last_decision"), timeout=15, what="a first decision")
         assert service(base)["replicas"]["desired"] == 1  # vector(1) against 10: the minimum
 
-        config.write_text(config_text(port, autoscaling=POLICY.format(min=2, interval="2s"), scrape="2s"))
+        config.write_text(
+            config_text(port, autoscaling=POLICY.format(min=2, interval="2s"), scrape="2s", flush="300ms")
+        )
         os.kill(proc.pid, signal.SIGHUP)
         reloaded = wait_for(lambda: events(config), timeout=15, what="the config_reloaded event")
         details = reloaded[0]["details"]
         assert details["actor"] == "SIGHUP"
-        assert details["applied"] == ["services.web.autoscaling"]
-        assert details["restart_needed"] == ["scrape.interval"]
+        assert details["applied"] == ["services.web.autoscaling", "scrape.interval"]
+        assert details["restart_needed"] == ["storage.flush_interval"]
         assert details["problems"] == []
         scaled = wait_for(
             lambda: len(ready_pids(base)) == 2 and ready_pids(base), timeout=30, what="the new minimum acted on"
@@ -111,8 +117,12 @@ def test_reload_applies_the_policy_and_names_what_needs_a_restart(tmp_path: Path
         decision = autoscaling["last_decision"]
         assert decision["current"] == 1 and decision["replicas"] == 2, decision
         assert "min_replicas 2" in decision["reason"]
-        status = httpx.get(f"{base}/status", timeout=5).json()
-        assert {t["interval_seconds"] for t in status["targets"]} == {1.0}  # scrape needs a restart
+        # The replicas' scrapes restarted on the new interval.
+        wait_for(
+            lambda: {t["interval_seconds"] for t in httpx.get(f"{base}/status", timeout=5).json()["targets"]} == {2.0},
+            timeout=10,
+            what="the replicas scraped every 2 s",
+        )
         metrics = httpx.get(f"{base}/metrics", timeout=5).text
         assert "scalepilot_config_last_reload_successful 1.0" in metrics
         assert "scalepilot_config_restart_needed 1.0" in metrics
@@ -126,7 +136,7 @@ def test_reload_applies_the_policy_and_names_what_needs_a_restart(tmp_path: Path
         assert "scalepilot_config_last_reload_successful 0.0" in httpx.get(f"{base}/metrics", timeout=5).text
         assert service(base)["autoscaling"]["min_replicas"] == 2
 
-        config.write_text(config_text(port, autoscaling=""))
+        config.write_text(config_text(port, autoscaling="", scrape="2s"))
         res = httpx.post(f"{base}/-/reload", timeout=10)
         assert res.status_code == 200, res.text
         assert res.json() == {"applied": ["services.web.autoscaling"], "restart_needed": []}
@@ -140,3 +150,52 @@ def test_reload_applies_the_policy_and_names_what_needs_a_restart(tmp_path: Path
         wait_for(lambda: service(base)["replicas"]["desired"] == 1, timeout=15, what="the manual scale")
     finally:
         assert proc.stop(signal.SIGTERM) == 0
+
+
+def watched_config(port: int, service: str, exporter_port: int, *, probe: bool) -> str:
+    probes = f"    probes: [{{type: http, name: alive, url: 'http://127.0.0.1:{exporter_port}/healthz'}}]\n"
+    return f"""
+server: {{address: '127.0.0.1:{port}'}}
+storage: {{data_dir: data, flush_interval: 200ms}}
+host_stats: {{enabled: false}}
+scrape: {{interval: 1s, timeout: 1s}}
+probe: {{interval: 1s, timeout: 1s}}
+services:
+  - name: {service}
+    scrape:
+      endpoints: [{{url: 'http://127.0.0.1:{exporter_port}/metrics'}}]
+{probes if probe else ""}"""
+
+
+def test_reload_adds_and_removes_watched_services(tmp_path: Path) -> None:
+    exporter, exporter_port = start_exporter("healthy")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    config = tmp_path / "scalepilot.yaml"
+    config.write_text(watched_config(port, "old", exporter_port, probe=False))
+    proc = start([*SCALEPILOT, "run", "-c", str(config)])
+    try:
+        proc.wait_line("scalepilot", timeout=30)
+        wait_for(lambda: instant_query(base, 'up{service="old"} == 1'), timeout=15, what="the first service scraped")
+
+        config.write_text(watched_config(port, "new", exporter_port, probe=True))
+        res = httpx.post(f"{base}/-/reload", timeout=10)
+        assert res.status_code == 200, res.text
+        assert res.json() == {"applied": ["services.old (removed)", "services.new (added)"], "restart_needed": []}
+        # Ended by a stale marker, not left to the 5-minute lookback.
+        wait_for(
+            lambda: not instant_query(base, 'up{service="old"}'), timeout=10, what="the removed target's up to end"
+        )
+        wait_for(lambda: instant_query(base, 'up{service="new"} == 1'), timeout=15, what="the added service scraped")
+        wait_for(lambda: instant_query(base, 'probe_success{service="new"} == 1'), timeout=15, what="the added probe")
+        status = httpx.get(f"{base}/status", timeout=5).json()
+        assert [t["service"] for t in status["targets"]] == ["new"]
+        assert [p["service"] for p in status["probes"]] == ["new"]
+        wait_for(
+            lambda: [s["name"] for s in httpx.get(f"{base}/api/v1/overview", timeout=5).json()["services"]] == ["new"],
+            timeout=15,
+            what="the dashboard's overview to list the added service only",
+        )
+    finally:
+        assert proc.stop(signal.SIGTERM) == 0
+        exporter.stop(signal.SIGTERM)

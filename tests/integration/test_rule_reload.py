@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from tests.support import free_port, start, wait_for
+from tests.support import free_port, instant_query, start, wait_for
 
 SCALEPILOT = [sys.executable, "-m", "scalepilot"]
 
@@ -53,13 +53,6 @@ def rule_names(base: str) -> set[str]:
     return {r["name"] for g in body["rules"]["groups"] for r in g["rules"] if g["file"] != "<builtin>"}
 
 
-def latest(base: str, expr: str) -> list[dict[str, Any]]:
-    body = httpx.get(f"{base}/api/v1/query", params={"query": expr}, timeout=5).json()
-    assert body["status"] == "success", body
-    result: list[dict[str, Any]] = body["data"]["result"]
-    return result
-
-
 def test_sighup_and_reload_endpoint(tmp_path: Path) -> None:
     rules = tmp_path / "rules.yml"
     rules.write_text(FIRST)
@@ -76,16 +69,16 @@ def test_sighup_and_reload_endpoint(tmp_path: Path) -> None:
     proc = start([*SCALEPILOT, "run", "-c", str(config)])
     try:
         proc.wait_line("scalepilot", timeout=20)
-        wait_for(lambda: bool(latest(base, "reload:first")), timeout=15, what="the first rule's series")
+        wait_for(lambda: bool(instant_query(base, "reload:first")), timeout=15, what="the first rule's series")
         assert rule_names(base) >= {"reload:first"}
 
         rules.write_text(SECOND)
         os.kill(proc.pid, signal.SIGHUP)
-        wait_for(lambda: bool(latest(base, "reload:second")), timeout=15, what="the reloaded rule's series")
+        wait_for(lambda: bool(instant_query(base, "reload:second")), timeout=15, what="the reloaded rule's series")
         assert "reload:first" not in rule_names(base)
         # The removed rule's series got a stale marker: it is gone from instant queries
         # at once, not after the 5-minute lookback.
-        assert latest(base, "reload:first") == []
+        assert instant_query(base, "reload:first") == []
 
         rules.write_text(BROKEN)
         res = httpx.post(f"{base}/-/reload", timeout=10)

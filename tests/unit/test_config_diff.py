@@ -1,10 +1,11 @@
 """What a config reload applies live and what it names as needing a restart.
 
 Covers: an edited ``autoscaling`` block of a service with a target is applied (also
-added or removed); on a service without a target it needs a restart (no autoscaler
-runs there); ``rule_files`` is applied; every other changed key is named at its depth
-(``scrape.interval``, ``services.web.target``), services added or removed too; the
-merged config takes only the applied keys; identical configs differ in nothing.
+added or removed); when the target itself changes it needs a restart; services without
+a target are applied when added, removed or edited, except their watched processes;
+``scrape``, ``probe`` and ``rule_files`` are applied; every other changed key is named
+at its depth (``services.web.target``, ``storage.retention.raw``); the merged config
+takes only the applied keys; identical configs differ in nothing.
 """
 
 from __future__ import annotations
@@ -31,31 +32,45 @@ def test_identical_configs_differ_in_nothing() -> None:
     assert changes.applied == [] and changes.restart_needed == []
 
 
-def test_autoscaling_and_rule_files_apply_the_rest_waits() -> None:
+def test_autoscaling_scrape_and_rule_files_apply_the_rest_waits() -> None:
     new = (
         BASE.replace("max_replicas: 5", "max_replicas: 9")
         .replace("interval: 15s", "interval: 30s")
         .replace("[a.yml]", "[a.yml, b.yml]")
         .replace("'2']", "'3']")
         + "  - name: extra\n"
+        + "storage: {retention: {raw: 2d}}\n"
     )
     running, loaded = load_text(BASE), load_text(new)
     changes = diff(running, loaded)
-    assert changes.applied == ["services.web.autoscaling", "rule_files"]
-    assert changes.restart_needed == ["scrape.interval", "services.extra (added)", "services.web.target"]
+    assert changes.applied == ["services.extra (added)", "services.web.autoscaling", "scrape.interval", "rule_files"]
+    assert changes.restart_needed == ["services.web.target", "storage.retention.raw"]
     merged = merge(running, loaded, changes)
     web = next(s for s in merged.services if s.name == "web")
     assert web.autoscaling is not None and web.autoscaling.max_replicas == 9
     assert web.target == running.services[0].target  # the target waits for a restart
-    assert merged.scrape.interval == 15.0 and merged.rule_files == ["a.yml", "b.yml"]
-    assert [s.name for s in merged.services] == ["web", "watched"]
+    assert merged.scrape.interval == 30.0 and merged.rule_files == ["a.yml", "b.yml"]
+    assert merged.storage == running.storage
+    assert [s.name for s in merged.services] == ["web", "watched", "extra"]
 
 
-def test_autoscaling_removed_is_applied_and_a_removed_service_waits() -> None:
+def test_autoscaling_removed_and_a_watched_service_removed_apply() -> None:
     new = BASE[: BASE.index("    autoscaling:")]
     changes = diff(load_text(BASE), load_text(new))
-    assert changes.autoscaling == {"web": None}
-    assert changes.restart_needed == ["services.watched (removed)"]
+    assert changes.autoscaling == {"web": None} and changes.watched == {"watched": None}
+    assert changes.applied == ["services.watched (removed)", "services.web.autoscaling"]
+    assert changes.restart_needed == []
+    assert [s.name for s in merge(load_text(BASE), load_text(new), changes).services] == ["web"]
+
+
+def test_a_watched_service_applies_all_but_its_processes() -> None:
+    new = BASE.replace("9000/metrics'}]}", "9002/metrics'}]}\n    labels: {team: a}\n    processes: [{pid: 1}]")
+    running, loaded = load_text(BASE), load_text(new)
+    changes = diff(running, loaded)
+    assert changes.applied == ["services.watched.labels", "services.watched.scrape"]
+    assert changes.restart_needed == ["services.watched.processes"]
+    watched = merge(running, loaded, changes).services[1]
+    assert watched.labels == {"team": "a"} and watched.processes == []
 
 
 def test_autoscaling_without_a_target_needs_a_restart() -> None:

@@ -1,14 +1,20 @@
 """What changed between the running config and the file read again, and what of it a
 reload (``SIGHUP``, ``POST /-/reload``) applies while scalepilot runs.
 
-Applied live: each service's ``autoscaling`` block (for a service that has a target
-before and after: its autoscaler keeps its state and takes the new policy at its next
-tick) and ``rule_files``. Everything else (targets, balancers, scrape and probe
-settings, storage, the server, alerting routes, services added or removed) is built
-once at start: a reload names each such key as needing a restart rather than
-pretending it took effect. Restarting a local target's service would stop its
-replicas, which is why the policy, the part people tune most, is the part that does
-not need it.
+Applied live, as Prometheus applies a changed scrape config:
+
+* each service's ``autoscaling`` block, for a service that has a target before and
+  after: its autoscaler keeps its state and takes the new policy at its next tick;
+* services without a target (watched only): added, removed, or changed in their
+  scrape endpoints, probes, labels or signals: scrape and probe loops start, stop (their
+  series marked stale at once) or restart on the new settings;
+* the ``scrape`` and ``probe`` defaults, and ``rule_files``.
+
+Everything else (a service's target, balancer or watched processes, storage, the
+server, alerting routes, services with a target added or removed) is built once at
+start: a reload names each such key as needing a restart rather than pretending it
+took effect. Restarting a local target's service would stop its replicas, which is why
+the policy, the part people tune most, is the part that does not need it.
 """
 
 from __future__ import annotations
@@ -16,28 +22,33 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from scalepilot.config.models import Config
+from scalepilot.config.models import Config, Service
 from scalepilot.config.scaling import AutoscalingSettings
 
 _DEPTH = 3
 """How deep a changed key is named: ``scrape.interval``, ``services.shop.target.command``;
 below that the enclosing key is named (a list, a receiver)."""
 
+_LIVE_TOP = ("scrape", "probe", "rule_files")
+"""Top-level keys a reload applies."""
+
+_RESTART_WATCHED = ("processes",)
+"""Keys of a service without a target that only a restart applies (the stats loop's
+process list is built at start)."""
+
 
 @dataclass(frozen=True, slots=True)
 class ConfigDiff:
     autoscaling: dict[str, AutoscalingSettings | None]
-    """Services whose ``autoscaling`` changed (``None``: removed), applied live."""
-    rule_files: bool
-    """Whether ``rule_files`` changed (applied live: the rule files are re-read anyway)."""
+    """Services with a target whose ``autoscaling`` changed (``None``: removed)."""
+    watched: dict[str, Service | None]
+    """Services without a target that were added or changed (``None``: removed)."""
+    top: list[str]
+    """Top-level keys among ``scrape``, ``probe`` and ``rule_files`` that changed."""
+    applied: list[str]
+    """Every changed key a reload applies, as dotted keys."""
     restart_needed: list[str]
     """Dotted keys that changed but take effect only when scalepilot restarts."""
-
-    @property
-    def applied(self) -> list[str]:
-        """The changed keys a reload applies, as dotted keys."""
-        keys = [f"services.{name}.autoscaling" for name in self.autoscaling]
-        return [*keys, "rule_files"] if self.rule_files else keys
 
 
 def diff(running: Config, new: Config) -> ConfigDiff:
@@ -45,42 +56,91 @@ def diff(running: Config, new: Config) -> ConfigDiff:
     old_services = {s.name: s for s in running.services}
     new_services = {s.name: s for s in new.services}
     autoscaling: dict[str, AutoscalingSettings | None] = {}
+    watched: dict[str, Service | None] = {}
+    applied: list[str] = []
     restart: list[str] = []
-    for name in old_services.keys() - new_services.keys():
-        restart.append(f"services.{name} (removed)")
-    for name in new_services.keys() - old_services.keys():
-        restart.append(f"services.{name} (added)")
+    for name in sorted(old_services.keys() - new_services.keys()):
+        if old_services[name].target is None:
+            watched[name] = None
+            applied.append(f"services.{name} (removed)")
+            if old_services[name].processes:
+                restart.append(f"services.{name}.processes")
+        else:
+            restart.append(f"services.{name} (removed)")
+    for name in sorted(new_services.keys() - old_services.keys()):
+        if new_services[name].target is None:
+            watched[name] = new_services[name]
+            applied.append(f"services.{name} (added)")
+            if new_services[name].processes:
+                restart.append(f"services.{name}.processes")
+        else:
+            restart.append(f"services.{name} (added)")
     for name in sorted(old_services.keys() & new_services.keys()):
         old = old_services[name].model_dump(mode="json")
         now = new_services[name].model_dump(mode="json")
-        live = old["target"] is not None and now["target"] is not None
+        if old == now:
+            continue
+        path = f"services.{name}"
+        if old["target"] is None and now["target"] is None:
+            waits = {k: old[k] for k in _RESTART_WATCHED}, {k: now[k] for k in _RESTART_WATCHED}
+            restart.extend(_changed(*waits, path, 2))
+            changed = _changed(_without(old, *_RESTART_WATCHED), _without(now, *_RESTART_WATCHED), path, 2)
+            if changed:
+                watched[name] = new_services[name]
+                applied.extend(changed)
+            continue
         if old["autoscaling"] != now["autoscaling"]:
-            if live:
+            if old["target"] is not None and now["target"] is not None:
                 autoscaling[name] = new_services[name].autoscaling
+                applied.append(f"{path}.autoscaling")
             else:
-                restart.append(f"services.{name}.autoscaling")
-        restart.extend(_changed(_without(old, "autoscaling"), _without(now, "autoscaling"), f"services.{name}", 2))
-    old_top = running.model_dump(mode="json", exclude={"services", "rule_files"})
-    new_top = new.model_dump(mode="json", exclude={"services", "rule_files"})
-    restart.extend(_changed(old_top, new_top, "", 0))
-    return ConfigDiff(autoscaling, list(running.rule_files) != list(new.rule_files), sorted(restart))
+                restart.append(f"{path}.autoscaling")
+        restart.extend(_changed(_without(old, "autoscaling"), _without(now, "autoscaling"), path, 2))
+    top: list[str] = []
+    for key in _LIVE_TOP:
+        changed = _changed(_dump(running, key), _dump(new, key), key, 1)
+        if changed:
+            top.append(key)
+            applied.extend(changed)
+    skip = {"services", *_LIVE_TOP}
+    restart.extend(
+        _changed(running.model_dump(mode="json", exclude=skip), new.model_dump(mode="json", exclude=skip), "", 0)
+    )
+    return ConfigDiff(autoscaling, watched, top, applied, sorted(restart))
 
 
 def merge(running: Config, new: Config, changes: ConfigDiff) -> Config:
     """``running`` with the changes a reload applies taken from ``new``: the config
     scalepilot runs after the reload (the rest waits for a restart)."""
-    services = [
-        s.model_copy(update={"autoscaling": changes.autoscaling[s.name]}) if s.name in changes.autoscaling else s
-        for s in running.services
-    ]
+    services: list[Service] = []
+    for s in running.services:
+        if s.name in changes.autoscaling:
+            services.append(s.model_copy(update={"autoscaling": changes.autoscaling[s.name]}))
+        elif s.name in changes.watched:
+            replacement = changes.watched[s.name]
+            if replacement is not None:
+                services.append(replacement.model_copy(update={"processes": s.processes}))
+        else:
+            services.append(s)
+    known = {s.name for s in running.services}
+    # The stats loop's process list is built at start: an added service's processes wait.
+    services.extend(
+        s.model_copy(update={"processes": []})
+        for name, s in changes.watched.items()
+        if s is not None and name not in known
+    )
     update: dict[str, Any] = {"services": services}
-    if changes.rule_files:
-        update["rule_files"] = list(new.rule_files)
+    for key in changes.top:
+        update[key] = getattr(new, key)
     return running.model_copy(update=update)
 
 
-def _without(data: dict[str, Any], key: str) -> dict[str, Any]:
-    return {k: v for k, v in data.items() if k != key}
+def _dump(config: Config, key: str) -> Any:
+    return config.model_dump(mode="json", include={key})[key]
+
+
+def _without(data: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if k not in keys}
 
 
 def _changed(old: Any, new: Any, path: str, depth: int) -> list[str]:

@@ -206,6 +206,18 @@ class ServiceController:
             self._autoscale_stop.set()
             self._start_autoscale_loop()
 
+    async def apply_config(self, config: Config) -> None:
+        """New ``scrape`` defaults (a reload): the replicas' scrape loops restart on
+        them; the balancer's statistics keep the interval they started with."""
+        before, self._config = self._config.scrape, config
+        if config.scrape == before:
+            return
+        for key in list(self._scrapes):
+            await self._stop_scrape(key)
+        status = self.current_status()
+        if status is not None:
+            self._sync_scrapes(status)
+
     async def stop(self) -> None:
         self._stop.set()
         self._autoscale_stop.set()

@@ -67,10 +67,16 @@ class Tasks:
         self._on_crash = on_crash
         self._stopping = False
 
-    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         task = asyncio.create_task(coro, name=name)
         task.add_done_callback(self._ended)
         self._tasks.append(task)
+        return task
+
+    def forget(self, task: asyncio.Task[None]) -> None:
+        """Stop tracking ``task`` (it was ended on purpose, e.g. its target was removed)."""
+        if task in self._tasks:
+            self._tasks.remove(task)
 
     def _ended(self, task: asyncio.Task[None]) -> None:
         if task.cancelled() or self._stopping:

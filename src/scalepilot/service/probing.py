@@ -13,6 +13,7 @@ from scalepilot.config.models import HTTPProbe
 from scalepilot.domain.clock import Clock, to_ms
 from scalepilot.domain.events import Event, EventKind
 from scalepilot.domain.labels import make_labels
+from scalepilot.domain.samples import STALE_NAN
 from scalepilot.domain.store import Store
 from scalepilot.service.loops import run_loop
 from scalepilot.service.selfmetrics import SelfMetrics
@@ -85,6 +86,11 @@ class ProbeLoop:
             result = await probe_tcp(host.strip("[]"), int(port), timeout_s=t.timeout_s)
         self._record(ts_ms, result)
         return result
+
+    def end(self, ts_ms: int) -> None:
+        """The probe is gone (a reload removed it): its series end now (stale markers)."""
+        if self._ids:
+            self._store.append(self._ids, ts_ms, [STALE_NAN] * len(self._ids))
 
     def _record(self, ts_ms: int, result: ProbeResult) -> None:
         t, s = self.target, self.state

@@ -12,12 +12,13 @@ of samples; the store never needs repair.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from scalepilot import __version__
 from scalepilot.adapters.probes import HTTPProber
@@ -46,9 +47,12 @@ from scalepilot.service.rule_evaluation import RuleEvaluation, ServiceFacts
 from scalepilot.service.scraping import ScrapeLoop
 from scalepilot.service.selfmetrics import SelfMetrics
 from scalepilot.service.stats import StatsLoop
-from scalepilot.service.targets import probe_targets, scrape_targets, watched_processes
+from scalepilot.service.targets import ProbeTarget, ScrapeTarget, probe_targets, scrape_targets, watched_processes
 
 log = logging.getLogger(__name__)
+
+_L = TypeVar("_L", ScrapeLoop, ProbeLoop)
+_T = TypeVar("_T", ScrapeTarget, ProbeTarget)
 
 
 class Runtime:
@@ -74,6 +78,8 @@ class Runtime:
         self._metric_source: ScalingSource | None = None
         self.overview = Overview(self)
         self._reload_lock = asyncio.Lock()
+        self._loop_stops: dict[int, tuple[asyncio.Event, asyncio.Task[None]]] = {}
+        """Each scrape and probe loop's stop and task, by ``id(loop)``."""
 
     # --- lifecycle ------------------------------------------------------------------
     @property
@@ -134,21 +140,8 @@ class Runtime:
         self._first_round_pending = len(targets)
         self.metrics.targets.set_function(lambda: len(self.all_scrape_loops()))
         self.metrics.targets_up.set_function(lambda: sum(lp.state.health == "up" for lp in self.all_scrape_loops()))
-        self.scrape_loops = [
-            ScrapeLoop(
-                t,
-                fetcher=self._fetcher,
-                store=store,
-                clock=self.clock,
-                metrics=self.metrics,
-                on_first_attempt=self._first_attempt_done,
-            )
-            for t in targets
-        ]
-        self.probe_loops = [
-            ProbeLoop(p, prober=self._prober, store=store, clock=self.clock, metrics=self.metrics)
-            for p in probe_targets(cfg)
-        ]
+        self.scrape_loops = [self._scrape_loop(t, first_round=True) for t in targets]
+        self.probe_loops = [self._probe_loop(p) for p in probe_targets(cfg)]
         self.controllers = {
             svc.name: ServiceController(
                 svc,
@@ -208,9 +201,9 @@ class Runtime:
             self._spawn(self.notifications.run(self._stop), "notifications")
         self.rules.start(self._stop, self._loop_crashed)
         for loop in self.scrape_loops:
-            self._spawn(loop.run(self._stop), f"scrape {loop.target.key}")
+            self._start_loop(loop, f"scrape {loop.target.key}")
         for probe in self.probe_loops:
-            self._spawn(probe.run(self._stop), f"probe {probe.target.key}")
+            self._start_loop(probe, f"probe {probe.target.key}")
         if self.stats_loop is not None:
             self._spawn(self.stats_loop.run(self._stop), "stats")
         for name, tick, interval in (
@@ -237,6 +230,71 @@ class Runtime:
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         self._tasks.spawn(coro, name)
+
+    def _scrape_loop(self, target: ScrapeTarget, *, first_round: bool = False) -> ScrapeLoop:
+        return ScrapeLoop(
+            target,
+            fetcher=self._fetcher,
+            store=self.store,
+            clock=self.clock,
+            metrics=self.metrics,
+            on_first_attempt=self._first_attempt_done if first_round else lambda: None,
+        )
+
+    def _probe_loop(self, target: ProbeTarget) -> ProbeLoop:
+        return ProbeLoop(target, prober=self._prober, store=self.store, clock=self.clock, metrics=self.metrics)
+
+    def _start_loop(self, loop: ScrapeLoop | ProbeLoop, name: str) -> None:
+        # Each scrape and probe loop has its own stop, so a reload can end one alone.
+        stop = asyncio.Event()
+        if self._stop.is_set():
+            stop.set()
+        self._loop_stops[id(loop)] = (stop, self._tasks.spawn(loop.run(stop), name))
+
+    async def _end_loop(self, loop: ScrapeLoop | ProbeLoop) -> None:
+        """Stop one loop whose target a reload removed; its series go stale at once."""
+        stop, task = self._loop_stops.pop(id(loop))
+        stop.set()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        self._tasks.forget(task)
+        loop.end(to_ms(self.clock.now()))
+
+    async def _reconcile_loops(self) -> tuple[int, int]:
+        """Scrape and probe loops for the config now held: unchanged targets keep their
+        loop (and its state), removed or changed ones stop, new ones start. Returns
+        (loops started, loops stopped)."""
+        scrapes, free_scrapes, new_scrapes = self._match(
+            self.scrape_loops, scrape_targets(self.config), self._scrape_loop, "scrape"
+        )
+        probes, free_probes, new_probes = self._match(
+            self.probe_loops, probe_targets(self.config), self._probe_loop, "probe"
+        )
+        self.scrape_loops, self.probe_loops = scrapes, probes
+        ended: list[ScrapeLoop | ProbeLoop] = [*free_scrapes, *free_probes]
+        for gone in ended:
+            await self._end_loop(gone)
+        return new_scrapes + new_probes, len(ended)
+
+    def _match(
+        self, running: list[_L], wanted: list[_T], make: Callable[[_T], _L], kind: str
+    ) -> tuple[list[_L], list[_L], int]:
+        """(the loops for ``wanted``, in its order: kept or started with ``make``; the
+        running loops no target matches; how many were started)."""
+        loops: list[_L] = []
+        free = list(running)
+        started = 0
+        for target in wanted:
+            found = next((lp for lp in free if lp.target == target), None)
+            if found is None:
+                found = make(target)
+                self._start_loop(found, f"{kind} {target.key}")
+                started += 1
+            else:
+                free.remove(found)
+            loops.append(found)
+        return loops, free, started
 
     def _loop_crashed(self, name: str, exc: BaseException) -> None:
         # A bug in a loop must not pass silently; stop everything so it is seen.
@@ -268,6 +326,8 @@ class Runtime:
 
     def request_stop(self) -> None:
         self._stop.set()
+        for stop, _ in self._loop_stops.values():
+            stop.set()
         self.overview.close()
 
     @property
@@ -286,8 +346,9 @@ class Runtime:
     async def reload(self, actor: str) -> Reload:
         """Read the config file again and apply what can change while running
         (``SIGHUP``, ``POST /-/reload``; ``config.diff`` says what): the services'
-        autoscaling policies, and the rule files, which are re-read whether or not
-        their list changed. All or nothing, as Prometheus reloads: a broken config or
+        autoscaling policies, services without a target, the scrape and probe
+        defaults, and the rule files, which are re-read whether or not their list
+        changed. All or nothing, as Prometheus reloads: a broken config or
         rule file changes nothing and is returned as problems (``file:line:column``).
         Changed keys that only a restart applies are named, never silently ignored.
         Records a ``config_reloaded`` event."""
@@ -336,6 +397,12 @@ class Runtime:
             if controller is not None:
                 controller.apply_autoscaling(settings)
         self.config = running
+        if changes.watched or {"scrape", "probe"} & set(changes.top):
+            started, stopped = await self._reconcile_loops()
+            log.info("config reload: %d scrape and probe loops started, %d stopped", started, stopped)
+        if "scrape" in changes.top:
+            for controller in self.controllers.values():
+                await controller.apply_config(running)
         self.loaded = LoadedConfig(running, self.loaded.path, loaded.text)
         if changes.applied:
             await asyncio.to_thread(

@@ -219,6 +219,13 @@ class ScrapeLoop:
         self._store.append(cache.synthetic, ts_ms, values)
         self._metrics.samples_ingested.inc(len(values))
 
+    def end(self, ts_ms: int) -> None:
+        """The target is gone (a reload removed it): its series, ``up`` included, end
+        now with stale markers, as Prometheus ends a removed target's."""
+        self._mark_all_stale(ts_ms)
+        if self._cache.synthetic:
+            self._store.append(self._cache.synthetic, ts_ms, [STALE_NAN] * len(self._cache.synthetic))
+
     def _mark_all_stale(self, ts_ms: int) -> None:
         gone = list(self._cache.previous)
         self._cache.previous = set()

@@ -1,4 +1,4 @@
-"""What to scrape, probe and watch, derived from the config once at start-up."""
+"""What to scrape, probe and watch, derived from the config at start and on each reload."""
 
 from __future__ import annotations
 
