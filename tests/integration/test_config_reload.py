@@ -8,12 +8,12 @@ Covers, with a real scalepilot and a local target of real child processes:
   state; a new ``scrape.interval`` restarts the replicas' scrapes on it; a changed
   ``storage.flush_interval`` is named as needing a restart, not applied; a
   ``config_reloaded`` event says both;
-- ``POST /-/reload`` with a broken file is refused (422) with the problem as
-  file:line:column, the running policy is kept, and
+- ``POST /-/reload`` (and ``scalepilot reload``) with a broken file is refused (422,
+  exit 1) with the problem as file:line:column, the running policy is kept, and
   ``scalepilot_config_last_reload_successful`` drops to 0; a later good reload
   restores it and lists the applied key;
 - removing the ``autoscaling`` block stops the autoscaler; scaling by hand still works;
-- watched services (no target) added and removed by a reload, with a real exporter: the
+- watched services (no target) added and removed by ``scalepilot reload``, with a real exporter: the
   removed one's ``up`` ends at once (stale marker, not the 5-minute lookback), the added
   one is scraped and probed, and ``/status`` and the dashboard's overview list only it.
 """
@@ -135,6 +135,8 @@ def test_reload_applies_the_policy_and_names_what_needs_a_restart(tmp_path: Path
         assert "bogus" in problems[0]
         assert "scalepilot_config_last_reload_successful 0.0" in httpx.get(f"{base}/metrics", timeout=5).text
         assert service(base)["autoscaling"]["min_replicas"] == 2
+        refused = cli(config, "reload", "--url", base)
+        assert refused.returncode == 1 and "bogus" in refused.stderr, refused.stderr
 
         config.write_text(config_text(port, autoscaling="", scrape="2s"))
         res = httpx.post(f"{base}/-/reload", timeout=10)
@@ -143,7 +145,7 @@ def test_reload_applies_the_policy_and_names_what_needs_a_restart(tmp_path: Path
         assert service(base)["autoscaling"] is None
         assert "scalepilot_config_last_reload_successful 1.0" in httpx.get(f"{base}/metrics", timeout=5).text
         kinds = [e["details"]["problems"] != [] for e in events(config)]
-        assert sorted(kinds) == [False, False, True]
+        assert sorted(kinds) == [False, False, True, True]  # the POST and the CLI refused
         # Without a policy, scaling by hand still works (and nothing pauses).
         scale = cli(config, "scale", "web", "1", "-r", "test")
         assert scale.returncode == 0, scale.stderr + scale.stdout
@@ -179,9 +181,9 @@ def test_reload_adds_and_removes_watched_services(tmp_path: Path) -> None:
         wait_for(lambda: instant_query(base, 'up{service="old"} == 1'), timeout=15, what="the first service scraped")
 
         config.write_text(watched_config(port, "new", exporter_port, probe=True))
-        res = httpx.post(f"{base}/-/reload", timeout=10)
-        assert res.status_code == 200, res.text
-        assert res.json() == {"applied": ["services.old (removed)", "services.new (added)"], "restart_needed": []}
+        done = cli(config, "reload")
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "applied: services.old (removed), services.new (added)"
         # Ended by a stale marker, not left to the 5-minute lookback.
         wait_for(
             lambda: not instant_query(base, 'up{service="old"}'), timeout=10, what="the removed target's up to end"

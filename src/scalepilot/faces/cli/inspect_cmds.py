@@ -220,3 +220,40 @@ def events(
 
 def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def reload(
+    config: Path = typer.Option(DEFAULT_CONFIG, "-c", "--config", help="Config whose server address to ask."),
+    url: str | None = typer.Option(None, help="Base URL of a running scalepilot (overrides -c)."),
+) -> None:
+    """Make a running scalepilot read its config and rule files again, and say what
+    took effect and what needs a restart (the same as kill -HUP or POST /-/reload).
+
+    Exits 1 when the reload is refused (every problem is printed with file:line:column;
+    the running config is kept) or scalepilot cannot be reached.
+
+    [b]Examples[/b]
+
+      scalepilot reload -c scalepilot.yaml
+
+      scalepilot check -c scalepilot.yaml && scalepilot reload -c scalepilot.yaml
+    """
+    base = server_url(config, url)
+    try:
+        resp = httpx.post(f"{base}/-/reload", headers=api_headers(), timeout=60)
+    except httpx.HTTPError as exc:
+        err_console.print(f"cannot reach scalepilot at {base}: {exc}", highlight=False, markup=False)
+        raise typer.Exit(1) from None
+    try:
+        body = resp.json()
+    except ValueError:
+        body = {"detail": resp.text}
+    if resp.status_code >= 400:
+        err_console.print(f"error: {body.get('detail', resp.text)}", highlight=False, markup=False)
+        for problem in body.get("problems", []):
+            err_console.print(f"  {problem}", highlight=False, markup=False)
+        raise typer.Exit(1)
+    applied, restart = body["applied"], body["restart_needed"]
+    console.print(f"applied: {', '.join(applied) if applied else 'nothing changed'}", highlight=False)
+    if restart:
+        console.print(f"needs a restart to take effect: {', '.join(restart)}", highlight=False)

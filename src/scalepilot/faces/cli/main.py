@@ -27,6 +27,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "check",
         "Validate a config file and the rule files it names; print every error with file:line:column and key path.",
     ),
+    "reload": (
+        "inspect_cmds",
+        "reload",
+        "Make a running scalepilot read its config and rule files again, and say what took effect and what "
+        "needs a restart (the same as kill -HUP or POST /-/reload).",
+    ),
     "schema": (
         "config_cmds",
         "schema",
