@@ -13,6 +13,7 @@ decision is reactive and says why.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from scalepilot.config.models import StorageSettings
 from scalepilot.domain.clock import VirtualClock
 from scalepilot.domain.labels import make_labels
 from scalepilot.domain.scaling import LimitKind
+from scalepilot.domain.targets import TargetStatus
 from scalepilot.service.controller import ServiceController
 from scalepilot.service.metric_source import EmbeddedMetricSource
 from scalepilot.service.readings import RateHistory
@@ -83,7 +85,7 @@ def store(tmp_path: Path) -> Iterator[SQLiteStore]:
         yield s
 
 
-async def _decide(store: SQLiteStore, tmp_path: Path, *, enabled: bool, min_history: str = "1d") -> ServiceController:
+def _controller(store: SQLiteStore, tmp_path: Path, *, enabled: bool, min_history: str = "1d") -> ServiceController:
     config = load_text(CONFIG.format(enabled=str(enabled).lower(), min_history=min_history))
     controller = ServiceController(
         config.services[0],
@@ -99,6 +101,11 @@ async def _decide(store: SQLiteStore, tmp_path: Path, *, enabled: bool, min_hist
         on_crash=lambda name, exc: None,
     )
     controller.paused_until = float("inf")  # a paused autoscaler still decides, and acts on nothing
+    return controller
+
+
+async def _decide(store: SQLiteStore, tmp_path: Path, *, enabled: bool, min_history: str = "1d") -> ServiceController:
+    controller = _controller(store, tmp_path, enabled=enabled, min_history=min_history)
     await controller._tick(float(NOW))
     return controller
 
@@ -141,3 +148,31 @@ async def test_short_history_is_reactive_and_says_so(store: SQLiteStore, tmp_pat
     assert decision is not None and decision.replicas == 2
     assert not [lim for lim in decision.limits if lim.kind is LimitKind.PREDICTIVE]
     assert "forecast not used" in decision.reason and "min_history 30d" in decision.reason
+
+
+async def test_a_reload_during_a_tick_leaves_that_tick_on_its_policy(store: SQLiteStore, tmp_path: Path) -> None:
+    """A reload that removes the policy (and its rate history) while a tick awaits the
+    target's status: the tick finishes on the policy it started with, and the next one
+    does nothing."""
+    backfill(store, NOW)
+    controller = _controller(store, tmp_path, enabled=True)
+    status = controller.target.status
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_status() -> TargetStatus:
+        entered.set()
+        await release.wait()
+        return await status()
+
+    controller.target.status = slow_status  # type: ignore[method-assign]
+    tick = asyncio.create_task(controller._tick(float(NOW)))
+    await entered.wait()
+    controller.apply_autoscaling(None)
+    release.set()
+    await tick
+    decision = controller.last_decision
+    assert decision is not None and any(lim.kind is LimitKind.PREDICTIVE for lim in decision.limits)
+    assert controller.policy is None and controller.describe()["autoscaling"] is None
+    entered.clear()
+    await controller._tick(float(NOW) + 15)
+    assert not entered.is_set() and controller.last_decision is decision

@@ -112,7 +112,8 @@ class ServiceController:
         predictive = service.autoscaling.predictive if service.autoscaling else None
         self._history = RateHistory(service.name, predictive.metric) if predictive and predictive.enabled else None
         """The request rate's history, for a predictive policy's forecast."""
-        self._latest: tuple[tuple[int, int], Latest] | None = None
+        self._latest: tuple[RateHistory, tuple[int, int], Latest] | None = None
+        """The last forecast: the history it was made from, that history's extent, the forecast."""
         self.last_forecast: Forecast | None = None
         self.last_decision: Decision | None = None
         self.last_status: TargetStatus | None = None
@@ -244,7 +245,9 @@ class ServiceController:
 
     # --- the autoscaler ---------------------------------------------------------------
     async def _tick(self, scheduled: float) -> None:
-        if self.policy is None or self._stop.is_set():
+        # One policy for the whole tick: a reload may swap it while this one awaits.
+        policy, settings, history = self.policy, self.service.autoscaling, self._history
+        if policy is None or settings is None or self._stop.is_set():
             return
         now = self._clock.now()
         if self.paused_until is not None and now >= self.paused_until:
@@ -252,8 +255,8 @@ class ServiceController:
         status = await self.target.status()
         self.last_status = status
         problems: dict[str, QueryError] = {}
-        observation = await self._observe(status, now, problems)
-        decision, state = decide(self.policy, self.state, observation, now)
+        observation = await self._observe(status, now, problems, settings, history)
+        decision, state = decide(policy, self.state, observation, now)
         self.series_problems = {name: str(exc) for name, exc in problems.items()}
         if problems:
             decision = decision.with_reason(f"{decision.reason}; {_missing_note(problems, self._metric_source)}")
@@ -301,22 +304,28 @@ class ServiceController:
             )
         )
 
-    async def _observe(self, status: TargetStatus, now: float, problems: dict[str, QueryError]) -> Observation:
-        assert self.service.autoscaling is not None
+    async def _observe(
+        self,
+        status: TargetStatus,
+        now: float,
+        problems: dict[str, QueryError],
+        settings: AutoscalingSettings,
+        history: RateHistory | None,
+    ) -> Observation:
         live = [r for r in status.replicas if r.state in _LIVE]
         ctx = ReadContext(
             service=self.name,
             replicas=live,
             now_ms=to_ms(now),
-            window_ms=to_ms(self.service.autoscaling.window),
+            window_ms=to_ms(settings.window),
             cpu_limit_cores=self._resources()[0],
             memory_limit_bytes=self._resources()[1],
         )
         readings: dict[str, MetricReading | None] = await read_metrics(
-            self._store, self._metric_source, self.service.autoscaling.metrics, ctx, problems
+            self._store, self._metric_source, settings.metrics, ctx, problems
         )
         # In a thread: the first read of a new history spans up to 15 days of samples.
-        forecast = await asyncio.to_thread(self._forecast, now) if self._history is not None else None
+        forecast = await asyncio.to_thread(self._forecast, now, settings, history) if history is not None else None
         self.last_forecast = forecast
         if status.replicas:
             return Observation(status.desired, {r.id: r.state is ReplicaState.READY for r in live}, readings, forecast)
@@ -325,17 +334,17 @@ class ServiceController:
         )
         return replace(observation, forecast=forecast)
 
-    def _forecast(self, now: float) -> Forecast:
+    def _forecast(self, now: float, autoscaling: AutoscalingSettings, history: RateHistory) -> Forecast:
         """The request rate forecast ``predictive.horizon`` ahead, from the stored
         history; remade only when a new minute of history is complete."""
-        assert self.service.autoscaling is not None and self._history is not None
-        settings = self.service.autoscaling.predictive
-        rates, first = self._history.update(self._store, to_ms(now))
+        settings = autoscaling.predictive
+        rates, first = history.update(self._store, to_ms(now))
         key = (first, rates.size)
-        if self._latest is None or self._latest[0] != key:
+        cached = self._latest
+        if cached is None or cached[0] is not history or cached[1] != key:
             params = ForecastParams(horizon=settings.horizon, seasonality=Seasonality(settings.seasonality))
-            self._latest = (key, forecast_latest(rates, HISTORY_STEP_MS / 1000, params))
-        latest = self._latest[1]
+            cached = self._latest = (history, key, forecast_latest(rates, HISTORY_STEP_MS / 1000, params))
+        latest = cached[2]
         return Forecast(latest.rps, now + settings.horizon, settings.horizon, latest.error, latest.history)
 
     def _resources(self) -> tuple[float | None, int | None]:
