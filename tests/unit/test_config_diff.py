@@ -1,7 +1,7 @@
 """What a config reload applies live and what it names as needing a restart.
 
 Covers: an edited ``autoscaling`` block of a service with a target is applied (also
-added or removed); when the target itself changes it needs a restart; services without
+added or removed), and so are its ``signals``; when the target itself changes it needs a restart; services without
 a target are applied when added, removed or edited, except their watched processes;
 ``scrape``, ``probe`` and ``rule_files`` are applied; every other changed key is named
 at its depth (``services.web.target``, ``storage.retention.raw``); the merged config
@@ -85,3 +85,13 @@ def test_autoscaling_without_a_target_needs_a_restart() -> None:
     changes = diff(load_text(BASE), load_text(new))
     assert changes.autoscaling == {}
     assert changes.restart_needed == ["services.web.autoscaling", "services.web.scrape", "services.web.target"]
+
+
+def test_signals_apply_on_a_service_with_a_target() -> None:
+    signals = "    signals: {requests_counter: http_requests_total}\n"
+    new = BASE.replace("  - name: watched\n", signals + "  - name: watched\n")
+    running, loaded = load_text(BASE), load_text(new)
+    changes = diff(running, loaded)
+    assert changes.applied == ["services.web.signals"] and changes.restart_needed == []
+    web = merge(running, loaded, changes).services[0]
+    assert web.signals.requests_counter == "http_requests_total" and web.autoscaling == running.services[0].autoscaling

@@ -5,6 +5,7 @@ Applied live, as Prometheus applies a changed scrape config:
 
 * each service's ``autoscaling`` block, for a service that has a target before and
   after: its autoscaler keeps its state and takes the new policy at its next tick;
+* each service's ``signals`` (what the dashboard charts as load, latency and errors);
 * services without a target (watched only): added, removed, or changed in their
   scrape endpoints, probes, labels or signals: scrape and probe loops start, stop (their
   series marked stale at once) or restart on the new settings;
@@ -22,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from scalepilot.config.models import Config, Service
+from scalepilot.config.models import Config, Service, Signals
 from scalepilot.config.scaling import AutoscalingSettings
 
 _DEPTH = 3
@@ -41,6 +42,8 @@ process list is built at start)."""
 class ConfigDiff:
     autoscaling: dict[str, AutoscalingSettings | None]
     """Services with a target whose ``autoscaling`` changed (``None``: removed)."""
+    signals: dict[str, Signals]
+    """Services with a target whose ``signals`` changed."""
     watched: dict[str, Service | None]
     """Services without a target that were added or changed (``None``: removed)."""
     top: list[str]
@@ -56,6 +59,7 @@ def diff(running: Config, new: Config) -> ConfigDiff:
     old_services = {s.name: s for s in running.services}
     new_services = {s.name: s for s in new.services}
     autoscaling: dict[str, AutoscalingSettings | None] = {}
+    signals: dict[str, Signals] = {}
     watched: dict[str, Service | None] = {}
     applied: list[str] = []
     restart: list[str] = []
@@ -95,7 +99,11 @@ def diff(running: Config, new: Config) -> ConfigDiff:
                 applied.append(f"{path}.autoscaling")
             else:
                 restart.append(f"{path}.autoscaling")
-        restart.extend(_changed(_without(old, "autoscaling"), _without(now, "autoscaling"), path, 2))
+        if old["signals"] != now["signals"]:
+            signals[name] = new_services[name].signals
+            applied.append(f"{path}.signals")
+        live = ("autoscaling", "signals")
+        restart.extend(_changed(_without(old, *live), _without(now, *live), path, 2))
     top: list[str] = []
     for key in _LIVE_TOP:
         changed = _changed(_dump(running, key), _dump(new, key), key, 1)
@@ -106,7 +114,7 @@ def diff(running: Config, new: Config) -> ConfigDiff:
     restart.extend(
         _changed(running.model_dump(mode="json", exclude=skip), new.model_dump(mode="json", exclude=skip), "", 0)
     )
-    return ConfigDiff(autoscaling, watched, top, applied, sorted(restart))
+    return ConfigDiff(autoscaling, signals, watched, top, applied, sorted(restart))
 
 
 def merge(running: Config, new: Config, changes: ConfigDiff) -> Config:
@@ -114,14 +122,17 @@ def merge(running: Config, new: Config, changes: ConfigDiff) -> Config:
     scalepilot runs after the reload (the rest waits for a restart)."""
     services: list[Service] = []
     for s in running.services:
-        if s.name in changes.autoscaling:
-            services.append(s.model_copy(update={"autoscaling": changes.autoscaling[s.name]}))
-        elif s.name in changes.watched:
+        if s.name in changes.watched:
             replacement = changes.watched[s.name]
             if replacement is not None:
                 services.append(replacement.model_copy(update={"processes": s.processes}))
         else:
-            services.append(s)
+            update: dict[str, Any] = {}
+            if s.name in changes.autoscaling:
+                update["autoscaling"] = changes.autoscaling[s.name]
+            if s.name in changes.signals:
+                update["signals"] = changes.signals[s.name]
+            services.append(s.model_copy(update=update) if update else s)
     known = {s.name for s in running.services}
     # The stats loop's process list is built at start: an added service's processes wait.
     services.extend(
@@ -129,10 +140,10 @@ def merge(running: Config, new: Config, changes: ConfigDiff) -> Config:
         for name, s in changes.watched.items()
         if s is not None and name not in known
     )
-    update: dict[str, Any] = {"services": services}
+    top: dict[str, Any] = {"services": services}
     for key in changes.top:
-        update[key] = getattr(new, key)
-    return running.model_copy(update=update)
+        top[key] = getattr(new, key)
+    return running.model_copy(update=top)
 
 
 def _dump(config: Config, key: str) -> Any:
