@@ -13,6 +13,9 @@ Covers, with a real scalepilot and a local target of real child processes:
   ``scalepilot_config_last_reload_successful`` drops to 0; a later good reload
   restores it and lists the applied key;
 - removing the ``autoscaling`` block stops the autoscaler; scaling by hand still works;
+- a service with a local target added by a reload starts its replica and autoscaler
+  (refused, and nothing started, when its balancer cannot listen);
+  removed, its replica's process is stopped and the API no longer knows it;
 - watched services (no target) added and removed by ``scalepilot reload``, with a real exporter: the
   removed one's ``up`` ends at once (stale marker, not the 5-minute lookback), the added
   one is scraped and probed, and ``/status`` and the dashboard's overview list only it.
@@ -23,12 +26,14 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 
 from tests.integration.targets_helpers import child_command
 from tests.support import free_port, instant_query, start, start_exporter, wait_for
@@ -201,3 +206,46 @@ def test_reload_adds_and_removes_watched_services(tmp_path: Path) -> None:
     finally:
         assert proc.stop(signal.SIGTERM) == 0
         exporter.stop(signal.SIGTERM)
+
+
+def test_reload_adds_and_removes_a_service_with_a_target(tmp_path: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    config = tmp_path / "scalepilot.yaml"
+    with_web = config_text(port, autoscaling=POLICY.format(min=1, interval="1s"))
+    empty = with_web[: with_web.index("services:")] + "services: []\n"
+    config.write_text(empty)
+    proc = start([*SCALEPILOT, "run", "-c", str(config)])
+    try:
+        proc.wait_line("scalepilot", timeout=30)
+        assert httpx.get(f"{base}/api/v1/services/web", timeout=5).status_code == 404
+
+        # A new service whose balancer cannot listen: refused, and nothing was started.
+        taken = socket.socket()
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with taken:
+            busy = f"    balancer: {{listen: '127.0.0.1:{taken.getsockname()[1]}'}}\n"
+            config.write_text(with_web.replace("    autoscaling:", busy + "    autoscaling:"))
+            res = httpx.post(f"{base}/-/reload", timeout=30)
+        assert res.status_code == 422, res.text
+        (problem,) = res.json()["problems"]
+        assert "services.web" in problem, problem
+        assert httpx.get(f"{base}/api/v1/services/web", timeout=5).status_code == 404
+
+        config.write_text(with_web)
+        done = cli(config, "reload")
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "applied: services.web (added)"
+        pids = wait_for(lambda: ready_pids(base), timeout=30, what="the added service's replica ready")
+        wait_for(lambda: service(base)["autoscaling"]["last_decision"], timeout=15, what="its autoscaler deciding")
+
+        config.write_text(empty)
+        done = cli(config, "reload")
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "applied: services.web (removed)"
+        assert httpx.get(f"{base}/api/v1/services/web", timeout=5).status_code == 404
+        # The reload returns once the replica is drained and stopped.
+        assert not any(psutil.pid_exists(pid) for pid in pids.values())
+    finally:
+        assert proc.stop(signal.SIGTERM) == 0

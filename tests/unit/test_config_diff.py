@@ -5,7 +5,8 @@ added or removed), and so are its ``signals``; when the target itself changes it
 a target are applied when added, removed or edited, except their watched processes;
 ``scrape``, ``probe`` and ``rule_files`` are applied; every other changed key is named
 at its depth (``services.web.target``, ``storage.retention.raw``); the merged config
-takes only the applied keys; identical configs differ in nothing.
+takes only the applied keys; services with a target are added and removed;
+identical configs differ in nothing.
 """
 
 from __future__ import annotations
@@ -95,3 +96,14 @@ def test_signals_apply_on_a_service_with_a_target() -> None:
     assert changes.applied == ["services.web.signals"] and changes.restart_needed == []
     web = merge(running, loaded, changes).services[0]
     assert web.signals.requests_counter == "http_requests_total" and web.autoscaling == running.services[0].autoscaling
+
+
+def test_services_with_a_target_are_added_and_removed() -> None:
+    api = "  - name: api\n    target: {type: command, scale: [echo, '{replicas}'], status: [echo, '1']}\n"
+    without_web = BASE[: BASE.index("  - name: web")] + BASE[BASE.index("  - name: watched") :]
+    running, loaded = load_text(BASE), load_text(without_web + api)
+    changes = diff(running, loaded)
+    assert changes.applied == ["services.web (removed)", "services.api (added)"]
+    assert changes.restart_needed == [] and changes.watched == {}
+    assert changes.scaled == {"web": None, "api": loaded.services[1]}
+    assert [s.name for s in merge(running, loaded, changes).services] == ["watched", "api"]

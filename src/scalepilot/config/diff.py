@@ -9,13 +9,15 @@ Applied live, as Prometheus applies a changed scrape config:
 * services without a target (watched only): added, removed, or changed in their
   scrape endpoints, probes, labels or signals: scrape and probe loops start, stop (their
   series marked stale at once) or restart on the new settings;
+* services with a target added (its replicas start, its autoscaler runs) or removed
+  (its replicas are drained and stopped, as at shutdown);
 * the ``scrape`` and ``probe`` defaults, and ``rule_files``.
 
 Everything else (a service's target, balancer or watched processes, storage, the
-server, alerting routes, services with a target added or removed) is built once at
-start: a reload names each such key as needing a restart rather than pretending it
-took effect. Restarting a local target's service would stop its replicas, which is why
-the policy, the part people tune most, is the part that does not need it.
+server, alerting routes) is built once at start: a reload names each such key as
+needing a restart rather than pretending it took effect. Changing a local target in
+place would mean stopping its replicas, which is why the policy, the part people tune
+most, is the part that does not need it.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ class ConfigDiff:
     """Services with a target whose ``signals`` changed."""
     watched: dict[str, Service | None]
     """Services without a target that were added or changed (``None``: removed)."""
+    scaled: dict[str, Service | None]
+    """Services with a target that were added (``None``: removed)."""
     top: list[str]
     """Top-level keys among ``scrape``, ``probe`` and ``rule_files`` that changed."""
     applied: list[str]
@@ -61,24 +65,19 @@ def diff(running: Config, new: Config) -> ConfigDiff:
     autoscaling: dict[str, AutoscalingSettings | None] = {}
     signals: dict[str, Signals] = {}
     watched: dict[str, Service | None] = {}
+    scaled: dict[str, Service | None] = {}
     applied: list[str] = []
     restart: list[str] = []
     for name in sorted(old_services.keys() - new_services.keys()):
-        if old_services[name].target is None:
-            watched[name] = None
-            applied.append(f"services.{name} (removed)")
-            if old_services[name].processes:
-                restart.append(f"services.{name}.processes")
-        else:
-            restart.append(f"services.{name} (removed)")
+        (watched if old_services[name].target is None else scaled)[name] = None
+        applied.append(f"services.{name} (removed)")
+        if old_services[name].processes:
+            restart.append(f"services.{name}.processes")
     for name in sorted(new_services.keys() - old_services.keys()):
-        if new_services[name].target is None:
-            watched[name] = new_services[name]
-            applied.append(f"services.{name} (added)")
-            if new_services[name].processes:
-                restart.append(f"services.{name}.processes")
-        else:
-            restart.append(f"services.{name} (added)")
+        (watched if new_services[name].target is None else scaled)[name] = new_services[name]
+        applied.append(f"services.{name} (added)")
+        if new_services[name].processes:
+            restart.append(f"services.{name}.processes")
     for name in sorted(old_services.keys() & new_services.keys()):
         old = old_services[name].model_dump(mode="json")
         now = new_services[name].model_dump(mode="json")
@@ -114,7 +113,7 @@ def diff(running: Config, new: Config) -> ConfigDiff:
     restart.extend(
         _changed(running.model_dump(mode="json", exclude=skip), new.model_dump(mode="json", exclude=skip), "", 0)
     )
-    return ConfigDiff(autoscaling, signals, watched, top, applied, sorted(restart))
+    return ConfigDiff(autoscaling, signals, watched, scaled, top, applied, sorted(restart))
 
 
 def merge(running: Config, new: Config, changes: ConfigDiff) -> Config:
@@ -122,6 +121,8 @@ def merge(running: Config, new: Config, changes: ConfigDiff) -> Config:
     scalepilot runs after the reload (the rest waits for a restart)."""
     services: list[Service] = []
     for s in running.services:
+        if s.name in changes.scaled:
+            continue  # removed (an added one is not in ``running``)
         if s.name in changes.watched:
             replacement = changes.watched[s.name]
             if replacement is not None:
@@ -135,11 +136,8 @@ def merge(running: Config, new: Config, changes: ConfigDiff) -> Config:
             services.append(s.model_copy(update=update) if update else s)
     known = {s.name for s in running.services}
     # The stats loop's process list is built at start: an added service's processes wait.
-    services.extend(
-        s.model_copy(update={"processes": []})
-        for name, s in changes.watched.items()
-        if s is not None and name not in known
-    )
+    added = [*changes.watched.items(), *changes.scaled.items()]
+    services.extend(s.model_copy(update={"processes": []}) for name, s in added if s is not None and name not in known)
     top: dict[str, Any] = {"services": services}
     for key in changes.top:
         top[key] = getattr(new, key)

@@ -28,7 +28,9 @@ from scalepilot.adapters.store import SQLiteStore
 from scalepilot.config.diff import diff, merge
 from scalepilot.config.loader import ConfigError, LoadedConfig
 from scalepilot.config.loader import load as load_config
+from scalepilot.config.models import Config, Service
 from scalepilot.domain.clock import Clock, SystemClock, iso_ms, to_ms
+from scalepilot.domain.errors import ScalepilotError
 from scalepilot.domain.events import Event, EventKind
 from scalepilot.domain.store import Store
 from scalepilot.service.controller import ServiceController
@@ -47,7 +49,14 @@ from scalepilot.service.rule_evaluation import RuleEvaluation, ServiceFacts
 from scalepilot.service.scraping import ScrapeLoop
 from scalepilot.service.selfmetrics import SelfMetrics
 from scalepilot.service.stats import StatsLoop
-from scalepilot.service.targets import ProbeTarget, ScrapeTarget, probe_targets, scrape_targets, watched_processes
+from scalepilot.service.targets import (
+    ProbeTarget,
+    ScrapeTarget,
+    WatchedProcess,
+    probe_targets,
+    scrape_targets,
+    watched_processes,
+)
 
 log = logging.getLogger(__name__)
 
@@ -142,36 +151,12 @@ class Runtime:
         self.metrics.targets_up.set_function(lambda: sum(lp.state.health == "up" for lp in self.all_scrape_loops()))
         self.scrape_loops = [self._scrape_loop(t, first_round=True) for t in targets]
         self.probe_loops = [self._probe_loop(p) for p in probe_targets(cfg)]
-        self.controllers = {
-            svc.name: ServiceController(
-                svc,
-                cfg,
-                store=store,
-                metric_source=self._metric_source,
-                clock=self.clock,
-                metrics=self.metrics,
-                fetcher=self._fetcher,
-                prober=self._prober,
-                base_dir=self.loaded.base_dir,
-                data_dir=self.data_dir,
-                on_crash=self._loop_crashed,
-            )
-            for svc in cfg.services
-            if svc.target is not None
-        }
+        self.controllers = {svc.name: self._controller(svc, cfg) for svc in cfg.services if svc.target is not None}
         for controller in self.controllers.values():
             await controller.start()
         processes = watched_processes(cfg, self.loaded.base_dir)
         if cfg.host_stats.enabled or processes or self.controllers:
-            self.stats_loop = StatsLoop(
-                interval_s=cfg.host_stats.interval,
-                host=cfg.host_stats.enabled,
-                processes=processes,
-                store=store,
-                clock=self.clock,
-                metrics=self.metrics,
-                extra_processes=lambda: [p for c in self.controllers.values() for p in c.processes()],
-            )
+            self.stats_loop = self._stats_loop(processes)
         if cfg.alerting is not None:
             self.notifications = Notifications(
                 cfg.alerting,
@@ -216,6 +201,34 @@ class Runtime:
                 name, tick, clock=self.clock, interval_s=interval, offset_s=0.0, stop=self._stop, metrics=self.metrics
             )
             self._spawn(housekeeping, name)
+
+    def _controller(self, svc: Service, config: Config) -> ServiceController:
+        assert self._metric_source is not None
+        return ServiceController(
+            svc,
+            config,
+            store=self.store,
+            metric_source=self._metric_source,
+            clock=self.clock,
+            metrics=self.metrics,
+            fetcher=self._fetcher,
+            prober=self._prober,
+            base_dir=self.loaded.base_dir,
+            data_dir=self.data_dir,
+            on_crash=self._loop_crashed,
+        )
+
+    def _stats_loop(self, processes: list[WatchedProcess]) -> StatsLoop:
+        cfg = self.config
+        return StatsLoop(
+            interval_s=cfg.host_stats.interval,
+            host=cfg.host_stats.enabled,
+            processes=processes,
+            store=self.store,
+            clock=self.clock,
+            metrics=self.metrics,
+            extra_processes=lambda: [p for c in list(self.controllers.values()) for p in c.processes()],
+        )
 
     def _service_facts(self) -> dict[str, ServiceFacts]:
         """Desired and maximum replicas per autoscaled service, for the built-in
@@ -306,7 +319,7 @@ class Runtime:
         await self._tasks.stop()
         if self.rules is not None:
             await self.rules.stop()
-        for controller in self.controllers.values():
+        for controller in list(self.controllers.values()):
             await controller.stop()
         await self._fetcher.aclose()
         await self._prober.aclose()
@@ -385,19 +398,40 @@ class Runtime:
             return Reload(problems=[str(issue) for issue in exc.issues])
         changes = diff(self.config, loaded.config)
         running = merge(self.config, loaded.config, changes)
+        # What can fail goes first, so a refusal leaves everything as it was: the new
+        # services' targets (a balancer port in use...), then the rule files.
+        new_controllers: dict[str, ServiceController] = {}
+        for svc in running.services:
+            if changes.scaled.get(svc.name) is not None:
+                fresh = new_controllers[svc.name] = self._controller(svc, running)
+                try:
+                    await fresh.start()
+                except ScalepilotError as exc:
+                    for done in new_controllers.values():
+                        await done.stop()
+                    return Reload(problems=[f"{self.loaded.path}: services.{svc.name}: {exc}"])
         if self.rules is not None:
             before = self.rules.cfg
             self.rules.cfg = running
             issues = await self.rules.reload()
             if issues:
                 self.rules.cfg = before
+                for done in new_controllers.values():
+                    await done.stop()
                 return Reload(problems=[str(issue) for issue in issues])
         for name, settings in changes.autoscaling.items():
-            controller = self.controllers.get(name)
-            if controller is not None:
-                controller.apply_autoscaling(settings)
+            if (edited := self.controllers.get(name)) is not None:
+                edited.apply_autoscaling(settings)
+        for name, added in changes.scaled.items():
+            removed = self.controllers.pop(name, None) if added is None else None
+            if removed is not None:
+                await removed.stop()  # drains and stops its replicas, as at shutdown
+        self.controllers.update(new_controllers)
         self.config = running
-        if changes.watched or {"scrape", "probe"} & set(changes.top):
+        if new_controllers and self.stats_loop is None:
+            self.stats_loop = self._stats_loop([])
+            self._spawn(self.stats_loop.run(self._stop), "stats")
+        if changes.watched or changes.scaled or {"scrape", "probe"} & set(changes.top):
             started, stopped = await self._reconcile_loops()
             log.info("config reload: %d scrape and probe loops started, %d stopped", started, stopped)
         if "scrape" in changes.top:
