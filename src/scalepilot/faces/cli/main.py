@@ -33,6 +33,17 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Make a running scalepilot read its config and rule files again, and say what took effect and what "
         "needs a restart (the same as kill -HUP or POST /-/reload).",
     ),
+    "backup": (
+        "backup_cmds",
+        "backup_cmd",
+        "Copy the store to one file, consistently, while scalepilot keeps running.",
+    ),
+    "restore": (
+        "backup_cmds",
+        "restore_cmd",
+        "Make a backup the store of a data directory. Stop scalepilot first: a running one holds the "
+        "directory's lock and the restore is refused.",
+    ),
     "schema": (
         "config_cmds",
         "schema",
