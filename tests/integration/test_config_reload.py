@@ -131,6 +131,9 @@ def test_reload_applies_the_policy_and_names_what_needs_a_restart(tmp_path: Path
         metrics = httpx.get(f"{base}/metrics", timeout=5).text
         assert "scalepilot_config_last_reload_successful 1.0" in metrics
         assert "scalepilot_config_restart_needed 1.0" in metrics
+        last = httpx.get(f"{base}/status", timeout=5).json()["config"]["last_reload"]
+        assert last["successful"] and last["actor"] == "SIGHUP"
+        assert last["restart_needed"] == ["storage.flush_interval"]
 
         config.write_text(config_text(port, autoscaling=POLICY.format(min=2, interval="2s")) + "bogus: 1\n")
         res = httpx.post(f"{base}/-/reload", timeout=10)

@@ -87,6 +87,8 @@ class Runtime:
         self._metric_source: ScalingSource | None = None
         self.overview = Overview(self)
         self._reload_lock = asyncio.Lock()
+        self.last_reload: dict[str, Any] | None = None
+        """The outcome of the last config reload, for ``/status``."""
         self._loop_stops: dict[int, tuple[asyncio.Event, asyncio.Task[None]]] = {}
         """Each scrape and probe loop's stop and task, by ``id(loop)``."""
 
@@ -372,6 +374,14 @@ class Runtime:
             if not result.problems:
                 self.metrics.config_reload_time.set(now)
                 self.metrics.config_restart_needed.set(len(result.restart_needed))
+            self.last_reload = {
+                "at": iso_ms(to_ms(now)),
+                "actor": actor,
+                "successful": not result.problems,
+                "applied": result.applied,
+                "restart_needed": result.restart_needed,
+                "problems": result.problems,
+            }
             for problem in result.problems:
                 log.error("config reload refused: %s", problem)
             if result.restart_needed:
@@ -528,7 +538,7 @@ class Runtime:
             "started_at": _iso(to_ms(self.started_at)) if self.started_at else None,
             "uptime_seconds": round(now - self.started_at, 3) if self.started_at else 0.0,
             "ready": self.ready,
-            "config": {"path": str(self.loaded.path), "data_dir": str(self.data_dir)},
+            "config": {"path": str(self.loaded.path), "data_dir": str(self.data_dir), "last_reload": self.last_reload},
             "targets": targets,
             "probes": probes,
             "services": [c.describe() for c in self.controllers.values()],

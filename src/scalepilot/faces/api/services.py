@@ -36,6 +36,59 @@ class ResumeRequest(BaseModel):
     actor: str = Field("api", max_length=100)
 
 
+class ReplicaCounts(BaseModel):
+    desired: int = Field(description="What the target was last asked to run.")
+    current: int = Field(description="Replicas that exist (starting, ready or restarting).")
+    ready: int = Field(description="Replicas passing their readiness check, routed to.")
+
+
+class ReplicaView(BaseModel):
+    id: str
+    index: int = Field(description="The replica's slot: its scrape label `replica` and its log file.")
+    state: str = Field(description="starting, ready, backoff (waiting to restart), draining or stopping.")
+    pid: int | None
+    port: int | None
+    restarts: int
+    last_exit: str = Field(description="How the last process of this slot ended, e.g. `exit 1`, `SIGKILL`.")
+    group: str = Field(description="Replica group; the balancer weighs groups (stable by default).")
+
+
+class AutoscalingView(BaseModel):
+    min_replicas: int
+    max_replicas: int
+    mode: str = Field(description="hpa or threshold.")
+    interval_seconds: float
+    paused: bool
+    paused_until: float | None = Field(description="Unix seconds; null when not paused or paused until resumed.")
+    pause_reason: str
+    paused_by: dict[str, str] | None = Field(description="What paused it: its cause (manual_scale or pause) and actor.")
+    last_decision: dict[str, Any] | None = Field(
+        description="The latest evaluation: metrics, proposal, limits, replicas and reason."
+    )
+    metric_source: str = Field(description="Where series metrics are read: embedded, or the external Prometheus.")
+    missing_series: dict[str, str] = Field(description="Why each series metric had no reading at the last tick.")
+    forecast: dict[str, Any] | None = Field(description="The request-rate forecast used at the last tick (predictive).")
+
+
+class BalancerView(BaseModel):
+    address: str = Field(description="host:port the built-in balancer accepts clients on.")
+
+
+class ServiceView(BaseModel):
+    """A service with a target, as ``ServiceController.describe()`` tells it."""
+
+    name: str
+    target: str = Field(description="local or command.")
+    replicas: ReplicaCounts | None = Field(description="null until the target has answered once.")
+    replica_list: list[ReplicaView] = Field(description="A local target's replicas; empty for a command target.")
+    autoscaling: AutoscalingView | None = Field(description="null without an autoscaling block.")
+    balancer: BalancerView | None = Field(None, description="A local target's balancer, once it listens.")
+
+
+_VIEW: dict[str, Any] = {"response_model": ServiceView, "response_model_exclude_unset": True}
+"""A service in answers: its documented shape; keys the service does not have yet (a
+balancer not listening) are left out rather than sent as null."""
+
 # Declared in the spec; the bodies are the ``{"detail": str}`` every refusal has.
 _SERVICE_ANSWERS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No service of that name."},
@@ -64,13 +117,13 @@ def services_router(runtime: Runtime) -> APIRouter:
             raise HTTPException(404, f"no service named {name!r}")
         return found
 
-    @router.get("")
+    @router.get("", response_model=list[ServiceView], response_model_exclude_unset=True)
     async def list_services() -> list[dict[str, Any]]:
         """Every service with a target: replicas desired / current / ready, and its
         autoscaler's latest evaluation."""
         return [c.describe() for c in runtime.controllers.values()]
 
-    @router.get("/{name}", responses=_SERVICE_ANSWERS)
+    @router.get("/{name}", responses=_SERVICE_ANSWERS, **_VIEW)
     async def get_service(name: str) -> dict[str, Any]:
         return controller(name).describe()
 
@@ -82,7 +135,7 @@ def services_router(runtime: Runtime) -> APIRouter:
         events = runtime.store.events(kinds=[EventKind.SCALING_DECISION], service=name, limit=limit)
         return [e.details for e in events]
 
-    @router.post("/{name}/scale", responses=_SCALE_ANSWERS)
+    @router.post("/{name}/scale", responses=_SCALE_ANSWERS, **_VIEW)
     async def scale(name: str, body: ScaleRequest, request: Request) -> dict[str, Any]:
         """Scale now, by hand. Pauses the autoscaler for ``autoscaling.manual_pause``."""
         c = controller(name)
@@ -94,7 +147,7 @@ def services_router(runtime: Runtime) -> APIRouter:
             raise HTTPException(503 if exc.transient else 502, f"the target refused: {exc}") from exc
         return c.describe()
 
-    @router.post("/{name}/pause", responses=_AUTOSCALED_ANSWERS)
+    @router.post("/{name}/pause", responses=_AUTOSCALED_ANSWERS, **_VIEW)
     async def pause(name: str, body: PauseRequest, request: Request) -> dict[str, Any]:
         c = controller(name)
         if c.policy is None:
@@ -108,7 +161,7 @@ def services_router(runtime: Runtime) -> APIRouter:
         c.pause(seconds=seconds, reason=body.reason, actor=actor(request, body.actor))
         return c.describe()
 
-    @router.post("/{name}/resume", responses=_AUTOSCALED_ANSWERS)
+    @router.post("/{name}/resume", responses=_AUTOSCALED_ANSWERS, **_VIEW)
     async def resume(name: str, body: ResumeRequest, request: Request) -> dict[str, Any]:
         c = controller(name)
         if c.policy is None:
