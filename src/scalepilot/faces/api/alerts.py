@@ -118,6 +118,56 @@ def silence_body(s: Silence, now: float) -> dict[str, Any]:
     }
 
 
+class AckView(BaseModel):
+    by: str
+    comment: str
+    at: str | None = Field(description="RFC 3339.")
+    until: str | None = Field(description="RFC 3339; null: until the alert resolves.")
+
+
+class AlertBody(BaseModel):
+    """An alert as the routing tree sees it."""
+
+    fingerprint: str
+    name: str
+    state: str = Field(
+        description="firing; suppressed (silenced, inhibited, in a maintenance window); resolved; or pending "
+        "(a rule's for: has not elapsed yet)."
+    )
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    starts_at: str | None = Field(description="RFC 3339.")
+    age_seconds: float
+    ends_at: str | None = Field(description="RFC 3339, once resolved.")
+    value: float | None
+    generator_url: str
+    # What routing knows: absent for a pending alert, which routing has not seen yet.
+    receivers: list[str] | None = None
+    silenced_by: list[str] | None = Field(None, description="Ids of the silences that mute it.")
+    inhibited_by: list[str] | None = Field(None, description="Fingerprints of the alerts that inhibit it.")
+    maintenance_window: str | None = None
+    acknowledged: AckView | None = None
+
+
+class AckedView(BaseModel):
+    fingerprint: str
+    name: str
+    by: str
+    at: str | None
+    until: str | None
+
+
+class SilenceView(BaseModel):
+    id: str
+    state: str = Field(description="pending, active or expired.")
+    matchers: list[str] = Field(description='Prometheus matchers, e.g. alertname="HighLatency".')
+    starts_at: str | None
+    ends_at: str | None
+    until_resolved: bool
+    created_by: str
+    comment: str
+
+
 _NO_ALERTING: dict[int | str, dict[str, Any]] = {
     409: {"description": "Alerting is not configured (no alerting: section)."}
 }
@@ -141,7 +191,7 @@ def alerts_router(runtime: Runtime) -> APIRouter:
         """Every write is an event naming who made it (``actor``)."""
         runtime.store.add_event(Event(int(runtime.clock.now() * 1000), kind, message, details=details))
 
-    @router.get("/alerts", responses=_NO_ALERTING)
+    @router.get("/alerts", responses=_NO_ALERTING, response_model=list[AlertBody], response_model_exclude_unset=True)
     async def list_alerts(
         state: Annotated[
             list[str], Query(description="Only these states: firing, suppressed, pending, resolved.")
@@ -158,7 +208,7 @@ def alerts_router(runtime: Runtime) -> APIRouter:
         out += [_alert_body(a, "pending", now) for a in n.pending]
         return [a for a in out if not state or a["state"] in state]
 
-    @router.post("/alerts/ack", responses=_NO_ALERTING)
+    @router.post("/alerts/ack", responses=_NO_ALERTING, response_model=list[AckedView])
     async def acknowledge(body: AckRequest, request: Request) -> list[dict[str, Any]]:
         """Acknowledge firing alerts: no repeats and no escalation until they resolve (or
         until ``until``)."""
@@ -184,7 +234,7 @@ def alerts_router(runtime: Runtime) -> APIRouter:
             for a in acks
         ]
 
-    @router.get("/silences", responses=_NO_ALERTING)
+    @router.get("/silences", responses=_NO_ALERTING, response_model=list[SilenceView])
     async def list_silences(
         all_: bool = Query(False, alias="all", description="Include expired silences."),
     ) -> list[dict[str, Any]]:
@@ -193,7 +243,7 @@ def alerts_router(runtime: Runtime) -> APIRouter:
         items = n.router.silences.all()
         return [silence_body(s, now) for s in items if all_ or s.state(now) is not SilenceState.EXPIRED]
 
-    @router.post("/silences", status_code=201, responses=_NO_ALERTING)
+    @router.post("/silences", status_code=201, responses=_NO_ALERTING, response_model=SilenceView)
     async def add_silence(body: SilenceRequest, request: Request) -> dict[str, Any]:
         """Mute matching alerts from ``starts_at`` (default now) for ``duration`` or until
         ``ends_at``; with ``until_resolved`` it also ends once what it matched resolved."""
@@ -229,7 +279,7 @@ def alerts_router(runtime: Runtime) -> APIRouter:
         )
         return silence_body(silence, now)
 
-    @router.delete("/silences/{silence_id}", responses=_EXPIRE_ANSWERS)
+    @router.delete("/silences/{silence_id}", responses=_EXPIRE_ANSWERS, response_model=SilenceView)
     async def expire_silence(
         silence_id: str,
         request: Request,

@@ -181,17 +181,29 @@ class TokenRequest(BaseModel):
     expires: str | None = Field(None, description="Lifetime, e.g. 90d; omit for no expiry.")
 
 
+class TokenView(BaseModel):
+    name: str
+    role: str = Field(description="viewer, operator or admin.")
+    created: float = Field(description="Unix seconds.")
+    expires: float | None = Field(description="Unix seconds; null: never.")
+    last_used: float | None = Field(description="Unix seconds of the last request made with it.")
+
+
+class NewTokenView(TokenView):
+    token: str = Field(description="The secret: shown in this answer only, never stored.")
+
+
 def tokens_router(tokens: TokenStore) -> APIRouter:
     """``/api/v1/tokens``: admin only (see the role table), used by ``scalepilot token``
     while scalepilot runs and owns the data directory."""
     router = APIRouter(prefix="/api/v1/tokens", tags=["tokens"])
 
-    @router.get("")
+    @router.get("", response_model=list[TokenView])
     async def list_tokens() -> list[dict[str, Any]]:
         """Every token's name, role, creation, expiry and last use; never the secret."""
         return [t.public() for t in tokens.list()]
 
-    @router.post("", status_code=201)
+    @router.post("", status_code=201, response_model=NewTokenView)
     async def create_token(body: TokenRequest, request: Request) -> dict[str, Any]:
         """Create a token. The answer holds the secret; it is not stored and never shown again."""
         try:
@@ -202,7 +214,7 @@ def tokens_router(tokens: TokenStore) -> APIRouter:
             raise HTTPException(422, str(exc)) from exc
         return {**record.public(), "token": secret}
 
-    @router.delete("/{name}", responses={404: {"description": "No token of that name."}})
+    @router.delete("/{name}", responses={404: {"description": "No token of that name."}}, response_model=TokenView)
     async def revoke_token(name: str, request: Request) -> dict[str, Any]:
         """Revoke a token now: the next request with it is refused."""
         try:
