@@ -18,6 +18,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from scalepilot.adapters.store import SQLiteStore
+from scalepilot.config.models import StorageSettings
+from scalepilot.domain.events import Event, EventKind
 from tests.support import free_port, instant_query, start, start_exporter, wait_for
 
 SCALEPILOT = [sys.executable, "-m", "scalepilot"]
@@ -99,18 +102,10 @@ def test_backup_while_running_then_restore_after_a_crash(tmp_path: Path) -> None
 
 def test_restore_over_a_store_needs_force_and_keeps_it(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    source = tmp_path / "source"
-    source.mkdir()
-    config = tmp_path / "scalepilot.yaml"
-    port = free_port()
-    config.write_text(config_text(port, free_port(), source))
-    proc = start([*SCALEPILOT, "run", "-c", str(config)])
-    try:
-        proc.wait_line("scalepilot", timeout=30)
-        backup_file = tmp_path / "b.db"
-        assert cli("backup", "--data-dir", str(source), "-o", str(backup_file)).returncode == 0
-    finally:
-        assert proc.stop(signal.SIGTERM) == 0
+    with SQLiteStore.open(tmp_path / "source", StorageSettings()) as store:
+        store.add_event(Event(1_700_000_000_000, EventKind.STARTED, "started"))
+    backup_file = tmp_path / "b.db"
+    assert cli("backup", "--data-dir", str(tmp_path / "source"), "-o", str(backup_file)).returncode == 0
     assert cli("restore", str(backup_file), "--data-dir", str(data)).returncode == 0
 
     without = cli("restore", str(backup_file), "--data-dir", str(data))

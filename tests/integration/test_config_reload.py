@@ -101,6 +101,10 @@ def test_reload_applies_the_policy_and_names_what_needs_a_restart(tmp_path: Path
         first = wait_for(lambda: ready_pids(base), timeout=30, what="the first replica ready")
         wait_for(lambda: (service(base)["autoscaling"] or {}).get("last_decision"), timeout=15, what="a first decision")
         assert service(base)["replicas"]["desired"] == 1  # vector(1) against 10: the minimum
+        # As Prometheus: the first load counts as a successful one.
+        started = httpx.get(f"{base}/metrics", timeout=5).text
+        assert "scalepilot_config_last_reload_successful 1.0" in started
+        assert "scalepilot_config_last_reload_success_timestamp_seconds 0.0" not in started
 
         config.write_text(
             config_text(port, autoscaling=POLICY.format(min=2, interval="2s"), scrape="2s", flush="300ms")

@@ -193,7 +193,7 @@ class ServiceController:
         pause and the replicas stay: the next tick decides with the new policy, as an
         HPA whose spec was edited. A new interval restarts the loop on it; a changed
         predictive block starts its rate history afresh."""
-        before = self.service.autoscaling
+        before, interval = self.service.autoscaling, self._interval
         self.service = self.service.model_copy(update={"autoscaling": settings})
         self.policy = compile_policy(settings) if settings else None
         old_predictive = before.predictive if before else None
@@ -201,9 +201,8 @@ class ServiceController:
         if new_predictive != old_predictive:
             enabled = new_predictive is not None and new_predictive.enabled
             self._history = RateHistory(self.name, new_predictive.metric) if new_predictive and enabled else None
-            self._latest = None
             self.last_forecast = None
-        if (before.interval if before else 15.0) != self._interval and not self._stop.is_set():
+        if self._interval != interval and not self._stop.is_set():
             self._autoscale_stop.set()
             self._start_autoscale_loop()
 

@@ -133,6 +133,7 @@ class Runtime:
         self.metrics.watch_store(lambda: self._store.stats() if self._store else None)
         now_ms = to_ms(self.clock.now())
         rev = store.add_config_revision(self.loaded.text, str(self.loaded.path), now_ms)
+        self.metrics.config_reload_time.set(now_ms / 1000)
         store.add_event(
             Event(
                 now_ms,
@@ -360,13 +361,12 @@ class Runtime:
 
     async def reload(self, actor: str) -> Reload:
         """Read the config file again and apply what can change while running
-        (``SIGHUP``, ``POST /-/reload``; ``config.diff`` says what): the services'
-        autoscaling policies, services without a target, the scrape and probe
-        defaults, and the rule files, which are re-read whether or not their list
-        changed. All or nothing, as Prometheus reloads: a broken config or
-        rule file changes nothing and is returned as problems (``file:line:column``).
-        Changed keys that only a restart applies are named, never silently ignored.
-        Records a ``config_reloaded`` event."""
+        (``SIGHUP``, ``POST /-/reload``; ``config.diff`` says which keys), re-reading the
+        rule files whether or not their list changed. All or nothing, as Prometheus
+        reloads: a broken config or rule file, or a new service whose target cannot
+        start, changes nothing and is returned as problems. Changed keys that only a
+        restart applies are named, never silently ignored. Records a
+        ``config_reloaded`` event."""
         async with self._reload_lock:
             result = await self._reload()
             self.metrics.config_reload_success.set(0 if result.problems else 1)
@@ -374,31 +374,18 @@ class Runtime:
             if not result.problems:
                 self.metrics.config_reload_time.set(now)
                 self.metrics.config_restart_needed.set(len(result.restart_needed))
-            self.last_reload = {
-                "at": iso_ms(to_ms(now)),
+            details = {
                 "actor": actor,
-                "successful": not result.problems,
                 "applied": result.applied,
                 "restart_needed": result.restart_needed,
                 "problems": result.problems,
             }
+            self.last_reload = {"at": iso_ms(to_ms(now)), "successful": not result.problems, **details}
             for problem in result.problems:
                 log.error("config reload refused: %s", problem)
             if result.restart_needed:
                 log.warning("config reload: needs a restart to take effect: %s", ", ".join(result.restart_needed))
-            self.store.add_event(
-                Event(
-                    to_ms(now),
-                    EventKind.CONFIG_RELOADED,
-                    result.message(actor),
-                    details={
-                        "actor": actor,
-                        "applied": result.applied,
-                        "restart_needed": result.restart_needed,
-                        "problems": result.problems,
-                    },
-                )
-            )
+            self.store.add_event(Event(to_ms(now), EventKind.CONFIG_RELOADED, result.message(actor), details=details))
             return result
 
     async def _reload(self) -> Reload:
@@ -432,10 +419,8 @@ class Runtime:
         for name, settings in changes.autoscaling.items():
             if (edited := self.controllers.get(name)) is not None:
                 edited.apply_autoscaling(settings)
-        for name, added in changes.scaled.items():
-            removed = self.controllers.pop(name, None) if added is None else None
-            if removed is not None:
-                await removed.stop()  # drains and stops its replicas, as at shutdown
+        for name in [name for name, added in changes.scaled.items() if added is None]:
+            await self.controllers.pop(name).stop()  # drains and stops its replicas, as at shutdown
         self.controllers.update(new_controllers)
         self.config = running
         if new_controllers and self.stats_loop is None:

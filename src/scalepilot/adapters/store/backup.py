@@ -74,7 +74,7 @@ def backup(data_dir: Path, dest: Path, *, progress: Progress | None = None) -> B
         raise
     _fsync(partial)
     partial.rename(dest)
-    _fsync_dir(dest.parent)
+    _fsync(dest.parent)  # the rename is durable only once the directory entry is on disk
     return BackupInfo(dest, info.size_bytes, info.schema_version, info.series, info.events)
 
 
@@ -139,7 +139,7 @@ def restore(
         _while_watching(lambda: shutil.copyfile(backup_file, partial), partial, info.size_bytes, progress)
         _fsync(partial)
         partial.rename(target)
-        _fsync_dir(data_dir)
+        _fsync(data_dir)
     finally:
         lock.release()
     return info, kept
@@ -186,8 +186,3 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    # The rename is durable only once the directory entry is on disk.
-    _fsync(path)

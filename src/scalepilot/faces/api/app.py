@@ -110,9 +110,10 @@ def create_app(runtime: Runtime) -> FastAPI:
     async def reload(request: Request) -> ReloadDone | JSONResponse:
         """Re-read the config file and the rule files, as Prometheus's ``/-/reload``
         (and ``SIGHUP``) do. Applied live: the services' ``autoscaling`` policies and
-        ``signals``, services added or removed, services without a target, the ``scrape`` and ``probe`` defaults and
-        ``rule_files``; other changed keys are listed in ``restart_needed``. Refused,
-        with every problem as ``file:line:column``, if any file is broken."""
+        ``signals``, services added or removed, services without a target, the
+        ``scrape`` and ``probe`` defaults and ``rule_files``; other changed keys are
+        listed in ``restart_needed``. Refused, with every problem as
+        ``file:line:column``, if any file is broken."""
         result = await runtime.reload(auth.actor(request, "api"))
         if result.problems:
             refused = ReloadRefused(

@@ -5,26 +5,24 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, DownloadColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress as RichProgress
 
-from scalepilot.adapters.store.backup import BackupInfo, backup, restore
-from scalepilot.config.models import StorageSettings
+from scalepilot.adapters.store.backup import BackupInfo, Progress, backup, restore
 from scalepilot.domain.store import StoreError
-from scalepilot.faces.cli.common import DEFAULT_CONFIG, console, err_console, load_or_exit
+from scalepilot.faces.cli.common import DEFAULT_CONFIG, console, err_console
+from scalepilot.faces.cli.inspect_cmds import data_dir_of
+
+T = TypeVar("T")
 
 
-def _data_dir(config: Path, data_dir: Path | None) -> Path:
-    if data_dir is not None:
-        return data_dir
-    if config.exists():
-        return load_or_exit(config).data_dir()
-    return Path(StorageSettings().data_dir)
-
-
-def _copying(what: str, run: Callable[[Callable[[int, int], None]], object]) -> None:
-    bar = Progress(
+def _copying(what: str, run: Callable[[Progress], T]) -> T:
+    """``run``'s result, with a progress bar of the bytes copied on a terminal; a store
+    error is printed and exits 1."""
+    bar = RichProgress(
         TextColumn(f"{what:<9}"),
         BarColumn(),
         DownloadColumn(),
@@ -35,7 +33,7 @@ def _copying(what: str, run: Callable[[Callable[[int, int], None]], object]) -> 
     with bar:
         task = bar.add_task(what, total=None)
         try:
-            run(lambda done, total: bar.update(task, completed=done, total=total))
+            return run(lambda done, total: bar.update(task, completed=done, total=total))
         except StoreError as exc:
             bar.stop()
             err_console.print(f"error: {exc}", highlight=False, markup=False)
@@ -68,11 +66,10 @@ def backup_cmd(
 
       scalepilot backup --data-dir /var/lib/scalepilot -o /backups/scalepilot-$(date +%F).db
     """
-    source = _data_dir(config, data_dir)
+    source, _ = data_dir_of(config, data_dir)
     dest = output or Path(f"scalepilot-backup-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.db")
-    done: list[BackupInfo] = []
-    _copying("backup", lambda progress: done.append(backup(source, dest, progress=progress)))
-    console.print(f"backed up {source} to {done[0].path}: {_summary(done[0])}", highlight=False, soft_wrap=True)
+    info = _copying("backup", lambda progress: backup(source, dest, progress=progress))
+    console.print(f"backed up {source} to {info.path}: {_summary(info)}", highlight=False, soft_wrap=True)
 
 
 def restore_cmd(
@@ -95,10 +92,8 @@ def restore_cmd(
 
       scalepilot restore last.db -c scalepilot.yaml --force
     """
-    target = _data_dir(config, data_dir)
-    done: list[tuple[BackupInfo, Path | None]] = []
-    _copying("restore", lambda progress: done.append(restore(backup_file, target, force=force, progress=progress)))
-    info, kept = done[0]
+    target, _ = data_dir_of(config, data_dir)
+    info, kept = _copying("restore", lambda progress: restore(backup_file, target, force=force, progress=progress))
     console.print(f"restored {backup_file} into {target}: {_summary(info)}", highlight=False, soft_wrap=True)
     if kept is not None:
         console.print(f"the store it replaced is kept as {kept}", highlight=False, soft_wrap=True)

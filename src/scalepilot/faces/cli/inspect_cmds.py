@@ -141,13 +141,19 @@ def series(
         console.print("no matching series", style="yellow")
 
 
+def data_dir_of(config: Path, data_dir: Path | None) -> tuple[Path, StorageSettings]:
+    """The data directory ``--data-dir`` names, else the one ``-c`` names (the default
+    when there is no config file), and the storage settings that go with it."""
+    if data_dir is not None:
+        return data_dir, StorageSettings()
+    loaded = load_or_exit(config) if config.exists() else None
+    if loaded is None:
+        return Path(StorageSettings().data_dir), StorageSettings()
+    return loaded.data_dir(), loaded.config.storage
+
+
 def open_store(config: Path, data_dir: Path | None) -> SQLiteStore:
-    if data_dir is None:
-        loaded = load_or_exit(config) if config.exists() else None
-        data_dir = loaded.data_dir() if loaded else Path(".scalepilot")
-        settings = loaded.config.storage if loaded else StorageSettings()
-    else:
-        settings = StorageSettings()
+    data_dir, settings = data_dir_of(config, data_dir)
     if not data_dir.exists():
         err_console.print(f"error: no data directory at {data_dir}", highlight=False, markup=False)
         raise typer.Exit(1)
