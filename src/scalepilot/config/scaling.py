@@ -254,7 +254,7 @@ class LatencyMetric(_Metric):
         return TargetType.VALUE
 
 
-def _check_promql(v: str) -> str:
+def check_promql(v: str) -> str:
     """``v`` parsed as PromQL giving an instant vector or a number; a readable error if not."""
     try:
         expr = promql_parser.parse(v)
@@ -304,7 +304,7 @@ class SeriesMetric(_Metric):
     @field_validator("query")
     @classmethod
     def _promql(cls, v: str) -> str:
-        return _check_promql(v)
+        return check_promql(v)
 
 
 Metric = Annotated[
@@ -511,7 +511,7 @@ class PredictiveSettings(Model):
     @field_validator("metric")
     @classmethod
     def _metric(cls, v: str | None) -> str | None:
-        return None if v is None else _check_promql(v)
+        return None if v is None else check_promql(v)
 
 
 def _check_step(value: Any) -> int | str:
