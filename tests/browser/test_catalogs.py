@@ -126,6 +126,19 @@ EMITTED: dict[str, tuple[str, set[str]]] = {
     "silence_added": ("faces/api/alerts.py", {"actor", "silence", "matchers", "comment"}),
     "silence_expired": ("faces/api/alerts.py", {"actor", "silence"}),
     "config_reloaded": ("service/runtime.py", {"actor", "applied", "restart_needed", "problems"}),
+    "rollout_started": ("service/rollouts.py", {"service", "revision", "stable_revision", "actor", "strategy"}),
+    "rollout_step": (
+        "control/rollout/machine.py",
+        {"service", "revision", "stable_revision", "stage", "stages", "stage_label", "weight", "canary_replicas"},
+    ),
+    "rollout_paused": ("control/rollout/machine.py", {"service", "revision", "stable_revision", "reason", "actor"}),
+    "rollout_resumed": ("control/rollout/machine.py", {"service", "revision", "stable_revision", "actor"}),
+    "rollout_analysis_failed": (
+        "control/rollout/machine.py",
+        {"service", "revision", "stable_revision", "failures", "measurement"},
+    ),
+    "rollout_promoted": ("control/rollout/machine.py", {"service", "revision", "stable_revision", "reason", "actor"}),
+    "rollout_aborted": ("control/rollout/machine.py", {"service", "revision", "stable_revision", "reason", "actor"}),
 }
 # Kinds no longer recorded, whose templates stay for the events older versions stored:
 # their details, as EMITTED has them.

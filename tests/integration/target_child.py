@@ -3,7 +3,10 @@
 Usage: ``python target_child.py --port PORT [options]``
 
 - ``GET /healthz`` answers 200 ``ok``; ``GET /hold?seconds=S`` answers after S seconds
-  (a request in flight); ``GET /pid`` answers the pid.
+  (a request in flight); ``GET /pid`` answers the pid; ``GET /env?name=NAME`` answers
+  the value of the environment variable NAME (empty if unset), so a test can tell which
+  template a process was started from; ``GET /version`` answers ``$VERSION`` with the
+  status ``$ANSWER_STATUS`` (default 200): a version that fails, for rollout tests.
 - ``--slow-start S``: wait S seconds before listening (a replica that is not ready yet).
 - ``--crash-after S``: print ``crashing: boom`` to stderr and exit with code 3 after S
   seconds (0: before listening).
@@ -42,7 +45,13 @@ class Handler(BaseHTTPRequestHandler):
         if url.path == "/hold":
             time.sleep(float(parse_qs(url.query).get("seconds", ["1"])[0]))
         body = str(os.getpid()).encode() if url.path == "/pid" else b"ok\n"
-        self.send_response(200 if url.path in ("/healthz", "/hold", "/pid") else 404)
+        if url.path == "/env":
+            body = os.environ.get(parse_qs(url.query).get("name", [""])[0], "").encode()
+        status = 200 if url.path in ("/healthz", "/hold", "/pid", "/env") else 404
+        if url.path == "/version":
+            body = os.environ.get("VERSION", "").encode()
+            status = int(os.environ.get("ANSWER_STATUS", "200"))
+        self.send_response(status)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)

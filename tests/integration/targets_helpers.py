@@ -1,18 +1,22 @@
 """Shared pieces of the target tests: an in-memory state store, a TCP readiness probe,
-an event and state recorder, and polling with a deadline (never a blind sleep)."""
+an event and state recorder, polling with a deadline (never a blind sleep), and a
+minimal HTTP GET to ask a replica something."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import psutil
 import pytest
 
+from scalepilot.adapters.targets import LocalTarget
+from scalepilot.config.targets import LocalTargetSettings
+from scalepilot.domain.clock import SystemClock
 from scalepilot.domain.events import Event
 from scalepilot.domain.targets import Replica, ReplicaState, TargetStatus
 
@@ -95,3 +99,49 @@ def gone(pid: int) -> bool:
 
 def child_command(*extra: str) -> list[str]:
     return [PYTHON, str(CHILD), "--port", "{port}", *extra]
+
+
+async def http_get(port: int, path: str) -> tuple[int, str]:
+    """A minimal HTTP/1.0 GET on loopback (no client library, nothing left open)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(f"GET {path} HTTP/1.0\r\nHost: x\r\n\r\n".encode())
+        await writer.drain()
+        data = await reader.read()
+    finally:
+        writer.close()
+        await writer.wait_closed()
+    head, _, body = data.decode().partition("\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+class Harness:
+    """Makes local targets of the service ``shop`` on real child processes, with the
+    helpers above as their store, probe and recorder; the fixture stops them all."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+        self.rec = Recorder()
+        self.store = MemoryStore()
+        self.in_flight: dict[str, int] = {}
+        self.targets: list[LocalTarget] = []
+
+    def target(self, s: LocalTargetSettings, probe: Callable[[Replica], Awaitable[bool]] = tcp_ready) -> LocalTarget:
+        t = LocalTarget(
+            "shop",
+            s,
+            store=self.store,
+            clock=SystemClock(),
+            emit=self.rec.emit,
+            probe_ready=probe,
+            in_flight=lambda rid: self.in_flight.get(rid, 0),
+            on_change=self.rec.on_change,
+            log_dir=self.tmp_path / "logs",
+            base_dir=self.tmp_path,
+        )
+        self.targets.append(t)
+        return t
+
+    async def stop(self) -> None:
+        for t in self.targets:
+            await t.stop()

@@ -159,6 +159,7 @@ ROUTES: list[tuple[str, str, Any, str | None]] = [
     ("POST", "/api/v1/services/web/scale", SCALE, "operator"),
     ("POST", "/api/v1/services/web/pause", PAUSE, "operator"),
     ("POST", "/api/v1/services/web/resume", {"actor": "mallory"}, "operator"),
+    ("POST", "/api/v1/services/web/rollout", {"action": "pause", "actor": "mallory"}, "operator"),
     ("POST", "/api/v1/alerts/ack", {"matchers": ['alertname="X"']}, "operator"),
     ("POST", "/api/v1/silences", {"matchers": ['alertname="X"'], "duration": "1h"}, "operator"),
     ("DELETE", "/api/v1/silences/nope", None, "operator"),

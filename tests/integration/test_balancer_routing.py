@@ -38,6 +38,7 @@ def test_public_surface() -> None:
             "BalancerStats",
             "BindError",
             "ConnectFailed",
+            "GroupStats",
             "InvalidBackends",
             "LatencyHistogram",
             "MalformedMessage",

@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +38,16 @@ import pytest
 from scalepilot.adapters.targets import InvalidReplicas, LocalTarget, TargetClosed
 from scalepilot.adapters.targets.local.target import state_key
 from scalepilot.config.targets import LocalTargetSettings
-from scalepilot.domain.clock import SystemClock
 from scalepilot.domain.events import EventKind
 from scalepilot.domain.targets import Replica, ReplicaState
-from tests.integration.targets_helpers import MemoryStore, Recorder, child_command, eventually, gone, tcp_ready
+from tests.integration.targets_helpers import (
+    Harness,
+    child_command,
+    eventually,
+    gone,
+    http_get,
+    tcp_ready,
+)
 
 K = EventKind
 S = ReplicaState
@@ -60,55 +66,15 @@ def settings(**overrides: Any) -> LocalTargetSettings:
     return LocalTargetSettings.model_validate(base | overrides)
 
 
-class Harness:
-    def __init__(self, tmp_path: Path) -> None:
-        self.tmp_path = tmp_path
-        self.rec = Recorder()
-        self.store = MemoryStore()
-        self.in_flight: dict[str, int] = {}
-        self.targets: list[LocalTarget] = []
-
-    def target(self, s: LocalTargetSettings, probe: Callable[[Replica], Awaitable[bool]] = tcp_ready) -> LocalTarget:
-        t = LocalTarget(
-            "shop",
-            s,
-            store=self.store,
-            clock=SystemClock(),
-            emit=self.rec.emit,
-            probe_ready=probe,
-            in_flight=lambda rid: self.in_flight.get(rid, 0),
-            on_change=self.rec.on_change,
-            log_dir=self.tmp_path / "logs",
-            base_dir=self.tmp_path,
-        )
-        self.targets.append(t)
-        return t
-
-
 @pytest.fixture
 async def h(tmp_path: Path) -> AsyncIterator[Harness]:
     harness = Harness(tmp_path)
     yield harness
-    for t in harness.targets:
-        await t.stop()
+    await harness.stop()
 
 
 async def ready_count(t: LocalTarget, n: int, within: float = 15) -> None:
     await eventually(lambda: t.snapshot().ready == n and t.snapshot().current == n, within=within, what=f"{n} ready")
-
-
-async def http_get(port: int, path: str) -> tuple[int, str]:
-    """A minimal HTTP/1.0 GET on loopback (no client library, nothing left open)."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(f"GET {path} HTTP/1.0\r\nHost: x\r\n\r\n".encode())
-        await writer.drain()
-        data = await reader.read()
-    finally:
-        writer.close()
-        await writer.wait_closed()
-    head, _, body = data.decode().partition("\r\n\r\n")
-    return int(head.split()[1]), body
 
 
 async def test_scale_up_and_down_with_real_processes(h: Harness) -> None:

@@ -107,3 +107,34 @@ def test_services_with_a_target_are_added_and_removed() -> None:
     assert changes.restart_needed == [] and changes.watched == {}
     assert changes.scaled == {"web": None, "api": loaded.services[1]}
     assert [s.name for s in merge(running, loaded, changes).services] == ["watched", "api"]
+
+
+LOCAL = """
+services:
+  - name: shop
+    target: {type: local, command: [python, app.py, v1], env: {A: '1'}, grace_period: 5s}
+    rollout: {steps: [{weight: 10}, {pause: 1m}]}
+"""
+
+
+def test_a_local_targets_template_is_rolled_out_with_its_other_keys_but_the_start_count() -> None:
+    new = LOCAL.replace("v1]", "v2]").replace("grace_period: 5s", "grace_period: 9s, replicas: 3")
+    running, loaded = load_text(LOCAL), load_text(new)
+    changes = diff(running, loaded)
+    assert changes.applied == ["services.shop.target (rolled out)"]
+    assert changes.restart_needed == ["services.shop.target.replicas"]
+    assert changes.rollouts == {"shop": loaded.services[0]}
+    target = merge(running, loaded, changes).services[0].target
+    assert target is not None and target.type == "local"
+    assert (target.command[-1], target.grace_period, target.replicas) == ("v2", 9.0, 1)
+
+
+def test_other_local_target_keys_alone_wait_for_a_restart_and_the_rollout_block_applies() -> None:
+    new = LOCAL.replace("grace_period: 5s", "grace_period: 9s").replace("{pause: 1m}", "{pause: 2m}")
+    running, loaded = load_text(LOCAL), load_text(new)
+    changes = diff(running, loaded)
+    assert changes.rollouts == {}
+    assert changes.applied == ["services.shop.rollout"]
+    assert changes.restart_needed == ["services.shop.target"]
+    merged = merge(running, loaded, changes).services[0]
+    assert merged.rollout == loaded.services[0].rollout and merged.target == running.services[0].target

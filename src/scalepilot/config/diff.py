@@ -11,13 +11,15 @@ Applied live, as Prometheus applies a changed scrape config:
   series marked stale at once) or restart on the new settings;
 * services with a target added (its replicas start, its autoscaler runs) or removed
   (its replicas are drained and stopped, as at shutdown);
+* a local target's *template* (``command``, ``env``, ``cwd``): the new version is rolled
+  out beside the running one by the service's ``rollout`` strategy, with the rest of the
+  new target's settings; and the ``rollout`` block itself (the next rollout uses it);
 * the ``scrape`` and ``probe`` defaults, and ``rule_files``.
 
-Everything else (a service's target, balancer or watched processes, storage, the
-server, alerting routes) is built once at start: a reload names each such key as
-needing a restart rather than pretending it took effect. Changing a local target in
-place would mean stopping its replicas, which is why the policy, the part people tune
-most, is the part that does not need it.
+Everything else (a service's balancer or watched processes, a command target, other
+keys of a local target without a template change, storage, the server, alerting
+routes) is built once at start: a reload names each such key as needing a restart
+rather than pretending it took effect.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any
 
 from scalepilot.config.models import Config, Service, Signals
 from scalepilot.config.scaling import AutoscalingSettings
+from scalepilot.config.targets import LocalTargetSettings
 
 _DEPTH = 3
 """How deep a changed key is named: ``scrape.interval``, ``services.shop.target.command``;
@@ -34,6 +37,9 @@ below that the enclosing key is named (a list, a receiver)."""
 
 _LIVE_TOP = ("scrape", "probe", "rule_files")
 """Top-level keys a reload applies."""
+
+_TEMPLATE = ("command", "env", "cwd")
+"""A local target's keys whose change makes new processes: a rollout."""
 
 _RESTART_WATCHED = ("processes",)
 """Keys of a service without a target that only a restart applies (the stats loop's
@@ -50,6 +56,10 @@ class ConfigDiff:
     """Services without a target that were added or changed (``None``: removed)."""
     scaled: dict[str, Service | None]
     """Services with a target that were added (``None``: removed)."""
+    rollouts: dict[str, Service]
+    """Services whose local target's template changed: the new service, to roll out."""
+    rollout: dict[str, Service]
+    """Services with a target whose ``rollout`` block changed: the new service."""
     top: list[str]
     """Top-level keys among ``scrape``, ``probe`` and ``rule_files`` that changed."""
     applied: list[str]
@@ -66,6 +76,8 @@ def diff(running: Config, new: Config) -> ConfigDiff:
     signals: dict[str, Signals] = {}
     watched: dict[str, Service | None] = {}
     scaled: dict[str, Service | None] = {}
+    rollouts: dict[str, Service] = {}
+    rollout: dict[str, Service] = {}
     applied: list[str] = []
     restart: list[str] = []
     for name in sorted(old_services.keys() - new_services.keys()):
@@ -101,7 +113,22 @@ def diff(running: Config, new: Config) -> ConfigDiff:
         if old["signals"] != now["signals"]:
             signals[name] = new_services[name].signals
             applied.append(f"{path}.signals")
-        live = ("autoscaling", "signals")
+        if old["rollout"] != now["rollout"]:
+            rollout[name] = new_services[name]
+            applied.append(f"{path}.rollout")
+        live = ["autoscaling", "signals", "rollout"]
+        before, after = old["target"], now["target"]
+        if (
+            before is not None
+            and after is not None
+            and before["type"] == after["type"] == "local"
+            and any(before[k] != after[k] for k in _TEMPLATE)
+        ):
+            # The new processes take every key of the new target but the start count.
+            rollouts[name] = new_services[name]
+            applied.append(f"{path}.target (rolled out)")
+            restart.extend(_changed(before["replicas"], after["replicas"], f"{path}.target.replicas", _DEPTH))
+            live.append("target")
         restart.extend(_changed(_without(old, *live), _without(now, *live), path, 2))
     top: list[str] = []
     for key in _LIVE_TOP:
@@ -113,7 +140,7 @@ def diff(running: Config, new: Config) -> ConfigDiff:
     restart.extend(
         _changed(running.model_dump(mode="json", exclude=skip), new.model_dump(mode="json", exclude=skip), "", 0)
     )
-    return ConfigDiff(autoscaling, signals, watched, scaled, top, applied, sorted(restart))
+    return ConfigDiff(autoscaling, signals, watched, scaled, rollouts, rollout, top, applied, sorted(restart))
 
 
 def merge(running: Config, new: Config, changes: ConfigDiff) -> Config:
@@ -133,6 +160,14 @@ def merge(running: Config, new: Config, changes: ConfigDiff) -> Config:
                 update["autoscaling"] = changes.autoscaling[s.name]
             if s.name in changes.signals:
                 update["signals"] = changes.signals[s.name]
+            if s.name in changes.rollout:
+                update["rollout"] = changes.rollout[s.name].rollout
+            if s.name in changes.rollouts:
+                # The target scalepilot is moving to (the stable one is the controller's),
+                # with the start count it started with: that one waits for a restart.
+                before, after = s.target, changes.rollouts[s.name].target
+                assert isinstance(before, LocalTargetSettings) and isinstance(after, LocalTargetSettings)
+                update["target"] = after.model_copy(update={"replicas": before.replicas})
             services.append(s.model_copy(update=update) if update else s)
     known = {s.name for s in running.services}
     # The stats loop's process list is built at start: an added service's processes wait.

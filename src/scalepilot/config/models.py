@@ -20,6 +20,7 @@ from scalepilot.config.balancer import BalancerSettings
 from scalepilot.config.base import Model
 from scalepilot.config.durations import ByteSize, PositiveDuration
 from scalepilot.config.metrics_source import EmbeddedSourceSettings, MetricsSourceSettings
+from scalepilot.config.rollout import RolloutSettings
 from scalepilot.config.rules import AlertRuleSettings
 from scalepilot.config.scaling import AutoscalingSettings
 from scalepilot.config.targets import LocalTargetSettings, TargetSettings
@@ -369,6 +370,12 @@ class Service(Model):
     signals: Signals = Field(
         default_factory=Signals, description="The series the dashboard shows as load, latency and error rate."
     )
+    rollout: RolloutSettings | None = Field(
+        None,
+        description="How a changed local target (command, env, cwd) is rolled out on reload: canary steps or "
+        "blue-green, with analysis. Unset: the new version starts in full beside the old and takes all "
+        "traffic once ready (a canary without steps).",
+    )
 
     @field_validator("name")
     @classmethod
@@ -385,6 +392,10 @@ class Service(Model):
             raise PydanticCustomError("target", "autoscaling needs a target: what should it scale?")
         if self.balancer is not None and not isinstance(self.target, LocalTargetSettings):
             raise PydanticCustomError("balancer", "a balancer needs a local target (its replicas are the backends)")
+        if self.rollout is not None and not isinstance(self.target, LocalTargetSettings):
+            raise PydanticCustomError(
+                "rollout", "a rollout needs a local target: its balancer is what moves traffic to the new version"
+            )
         if self.autoscaling is not None:
             for metric in self.autoscaling.metrics:
                 if (

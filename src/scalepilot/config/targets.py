@@ -16,6 +16,8 @@ placeholders of the *other* kind are rejected, since they are the likely typo.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from pathlib import Path
 from typing import Annotated, Literal
@@ -205,6 +207,18 @@ class LocalTargetSettings(Model):
         if v is not None and not v.startswith("/"):
             raise PydanticCustomError("path", "must start with /, e.g. /metrics")
         return v
+
+
+def template_revision(settings: LocalTargetSettings) -> str:
+    """A short, stable id (10 hex chars of a sha256) of what a replica's process is made from:
+    command, env, cwd — what, when it changes, must be rolled out as new processes. Not the
+    counts or timings.
+
+    Canonical JSON (sorted keys), so the id does not depend on the order ``env`` was written
+    in, and is the same in every run of scalepilot for the same template."""
+    doc = {"command": settings.command, "env": settings.env, "cwd": settings.cwd.as_posix()}
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
 # --- command ---------------------------------------------------------------------------

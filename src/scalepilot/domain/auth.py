@@ -54,7 +54,7 @@ _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Prometheus's HTTP API accepts POST for long queries: still a read.
 _PROMETHEUS_READS = frozenset({"/api/v1/query", "/api/v1/query_range", "/api/v1/series", "/api/v1/labels"})
 _OPERATOR_WRITES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("POST", re.compile(r"/api/v1/services/[^/]+/(scale|pause|resume)")),
+    ("POST", re.compile(r"/api/v1/services/[^/]+/(scale|pause|resume|rollout)")),
     ("POST", re.compile(r"/api/v1/alerts/ack")),
     ("POST", re.compile(r"/api/v1/silences")),
     ("DELETE", re.compile(r"/api/v1/silences/[^/]+")),

@@ -50,6 +50,20 @@ class EventKind(StrEnum):
     """It was removed (scale-down or shutdown): drained, terminated, gone."""
     REPLICA_ORPHAN_STOPPED = "replica_orphan_stopped"
     """A process an earlier run left behind was found at start-up and stopped."""
+    # rollouts of a local target (details: revision, stable_revision, stage, stages,
+    # stage_label, weight; and actor, reason where a person or a failure ended it)
+    ROLLOUT_STARTED = "rollout_started"
+    """A reload changed a local target's template: its new version is being rolled out."""
+    ROLLOUT_STEP = "rollout_step"
+    """A stage was reached: its new replicas ready, its traffic weight applied."""
+    ROLLOUT_PAUSED = "rollout_paused"
+    ROLLOUT_RESUMED = "rollout_resumed"
+    ROLLOUT_ANALYSIS_FAILED = "rollout_analysis_failed"
+    """A measurement of the canary failed, within ``failure_limit``."""
+    ROLLOUT_PROMOTED = "rollout_promoted"
+    """The new version is the stable one; the old replicas drain and stop."""
+    ROLLOUT_ABORTED = "rollout_aborted"
+    """All traffic back on the stable version; the new replicas stop."""
     # a command target
     SCALE_COMMAND_SUCCEEDED = "scale_command_succeeded"
     SCALE_COMMAND_FAILED = "scale_command_failed"

@@ -39,6 +39,9 @@ class Replica:
     state: ReplicaState = ReplicaState.STARTING
     group: str = "stable"
     """Replica group (rollouts give a canary group its own weight in the balancer)."""
+    revision: str = ""
+    """A short id of the template the replica runs (command, env, cwd), so two revisions
+    running side by side can be told apart; ``""`` where the target does not know it."""
     started_ms: int | None = None
     ready_ms: int | None = None
     restarts: int = 0

@@ -12,6 +12,12 @@ exporter's:
 * ``scalepilot_lb_backend_requests_total{service, replica}``,
   ``scalepilot_lb_backend_in_flight{service, replica}``
 * ``scalepilot_lb_upstream_errors_total{service, kind}``
+* ``scalepilot_lb_group_requests_total{service, group, code}``
+* ``scalepilot_lb_group_request_duration_seconds_bucket{service, group, le}`` (+ ``_sum``,
+  ``_count``): the same two per replica group (``stable``, ``canary``), so a canary's
+  error rate and latency can be compared with the stable group's. A request is in the
+  group of the last backend it was sent to; one answered without a backend (503 no
+  backend) is in none, so the groups add up to at most the service-wide series.
 """
 
 from __future__ import annotations
@@ -49,6 +55,17 @@ class BalancerRecorder:
             add((self._labels("scalepilot_lb_request_duration_seconds_bucket", le=format_le(le)), float(count)))
         add((self._labels("scalepilot_lb_request_duration_seconds_sum"), stats.latency.sum))
         add((self._labels("scalepilot_lb_request_duration_seconds_count"), float(stats.latency.count)))
+        for group, counts in stats.groups.items():
+            hist = counts.latency
+            for code, count in counts.requests.items():
+                add((self._labels("scalepilot_lb_group_requests_total", group=group, code=str(code)), float(count)))
+            for le, count in hist.buckets:
+                labels = self._labels(
+                    "scalepilot_lb_group_request_duration_seconds_bucket", group=group, le=format_le(le)
+                )
+                add((labels, float(count)))
+            add((self._labels("scalepilot_lb_group_request_duration_seconds_sum", group=group), hist.sum))
+            add((self._labels("scalepilot_lb_group_request_duration_seconds_count", group=group), float(hist.count)))
         add((self._labels("scalepilot_lb_in_flight"), float(stats.in_flight)))
         add((self._labels("scalepilot_lb_no_backend_total"), float(stats.no_backend)))
         for kind, count in stats.upstream_errors.items():

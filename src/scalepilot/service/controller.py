@@ -29,8 +29,9 @@ from scalepilot.adapters.targets import CommandTarget, LocalTarget
 from scalepilot.config.balancer import BalancerSettings
 from scalepilot.config.models import Config, Service
 from scalepilot.config.scaling import AutoscalingSettings
-from scalepilot.config.targets import HTTPReadiness, LocalTargetSettings
+from scalepilot.config.targets import HTTPReadiness, LocalTargetSettings, template_revision
 from scalepilot.control.forecast import ForecastParams, Latest, Seasonality, forecast_latest
+from scalepilot.control.rollout.plan import STABLE
 from scalepilot.control.scaling.engine import decide
 from scalepilot.control.scaling.policy import Policy, compile_policy
 from scalepilot.domain.clock import Clock, to_ms
@@ -43,6 +44,8 @@ from scalepilot.domain.targets import Replica, ReplicaState, ScaleTarget, Target
 from scalepilot.service.balancing import BalancerRecorder
 from scalepilot.service.loops import Tasks, run_loop
 from scalepilot.service.readings import HISTORY_STEP_MS, RateHistory, ReadContext, read_metrics
+from scalepilot.service.rollouts import TICK_S as ROLLOUT_TICK_S
+from scalepilot.service.rollouts import RolloutDriver
 from scalepilot.service.scraping import ScrapeLoop
 from scalepilot.service.selfmetrics import SelfMetrics
 from scalepilot.service.targets import ScrapeTarget, WatchedProcess
@@ -125,12 +128,16 @@ class ServiceController:
         | "pause", "actor": ...}``; ``pause_reason`` says the same in English."""
         settings = service.target
         self.target: ScaleTarget
+        self.rollouts: RolloutDriver | None = None
         if isinstance(settings, LocalTargetSettings):
             self.balancer = Balancer(service.name, service.balancer or BalancerSettings())
             self.recorder = BalancerRecorder(service.name, store)
+            self.rollouts = RolloutDriver(
+                service.name, settings, service.rollout, store=store, metric_source=metric_source, clock=clock
+            )
             self.target = LocalTarget(
                 service.name,
-                settings,
+                self.rollouts.stable,
                 store=store,
                 clock=clock,
                 emit=self._emit,
@@ -140,6 +147,7 @@ class ServiceController:
                 log_dir=data_dir / "logs" / service.name,
                 base_dir=base_dir,
             )
+            self.rollouts.attach(self.target, self.balancer)
         else:
             self.target = CommandTarget(
                 service.name, settings, clock=clock, emit=self._emit, store=store, base_dir=base_dir
@@ -157,6 +165,20 @@ class ServiceController:
             await self.balancer.start()
         await self.target.start()
         self._start_autoscale_loop()
+        if self.rollouts is not None:
+            await self.rollouts.started()
+            self._spawn(
+                run_loop(
+                    "rollout",
+                    self.rollouts.tick,
+                    clock=self._clock,
+                    interval_s=ROLLOUT_TICK_S,
+                    offset_s=0.0,
+                    stop=self._stop,
+                    metrics=self._metrics,
+                ),
+                f"rollout {self.name}",
+            )
         if self.recorder is not None:
             self._spawn(
                 run_loop(
@@ -311,7 +333,9 @@ class ServiceController:
         settings: AutoscalingSettings,
         history: RateHistory | None,
     ) -> Observation:
-        live = [r for r in status.replicas if r.state in _LIVE]
+        # A canary's replicas are the rollout's to size, not the autoscaler's: it scales
+        # the stable group, and sees it alone (the canary's share of traffic is not there).
+        live = [r for r in status.replicas if r.state in _LIVE and r.group == STABLE]
         ctx = ReadContext(
             service=self.name,
             replicas=live,
@@ -462,9 +486,8 @@ class ServiceController:
         self._store.add_event(event)
 
     async def _probe_ready(self, replica: Replica) -> bool:
-        settings = self.service.target
-        assert isinstance(settings, LocalTargetSettings)
-        readiness = settings.readiness
+        assert self.rollouts is not None
+        readiness = self.rollouts.settings_for(replica.revision).readiness
         if replica.port is None:
             return False
         if isinstance(readiness, HTTPReadiness):
@@ -495,8 +518,7 @@ class ServiceController:
         self._sync_scrapes(status)
 
     def _sync_scrapes(self, status: TargetStatus) -> None:
-        settings = self.service.target
-        if not isinstance(settings, LocalTargetSettings) or settings.metrics_path is None:
+        if self.rollouts is None or (settings := self.rollouts.stable).metrics_path is None:
             return
         wanted = {
             (r.id, r.port): r
@@ -585,6 +607,7 @@ class ServiceController:
                     "restarts": r.restarts,
                     "last_exit": r.last_exit,
                     "group": r.group,
+                    "revision": r.revision,
                 }
                 for r in (status.replicas if status else ())
             ],
@@ -606,6 +629,9 @@ class ServiceController:
                 "missing_series": dict(self.series_problems),
                 "forecast": self.last_forecast.to_dict() if self.last_forecast else None,
             }
+        if self.rollouts is not None:
+            out["rollout"] = self.rollouts.describe()
+            out["revision"] = template_revision(self.rollouts.stable)
         if self.balancer is not None:
             with contextlib.suppress(BalancerStateError):  # not started yet
                 host, port = self.balancer.address

@@ -29,6 +29,7 @@ from scalepilot.config.diff import diff, merge
 from scalepilot.config.loader import ConfigError, LoadedConfig
 from scalepilot.config.loader import load as load_config
 from scalepilot.config.models import Config, Service
+from scalepilot.config.targets import LocalTargetSettings
 from scalepilot.domain.clock import Clock, SystemClock, iso_ms, to_ms
 from scalepilot.domain.errors import ScalepilotError
 from scalepilot.domain.events import Event, EventKind
@@ -368,7 +369,7 @@ class Runtime:
         restart applies are named, never silently ignored. Records a
         ``config_reloaded`` event."""
         async with self._reload_lock:
-            result = await self._reload()
+            result = await self._reload(actor)
             self.metrics.config_reload_success.set(0 if result.problems else 1)
             now = self.clock.now()
             if not result.problems:
@@ -388,7 +389,7 @@ class Runtime:
             self.store.add_event(Event(to_ms(now), EventKind.CONFIG_RELOADED, result.message(actor), details=details))
             return result
 
-    async def _reload(self) -> Reload:
+    async def _reload(self, actor: str) -> Reload:
         try:
             loaded = await asyncio.to_thread(load_config, self.loaded.path)
         except ConfigError as exc:
@@ -419,6 +420,13 @@ class Runtime:
         for name, settings in changes.autoscaling.items():
             if (edited := self.controllers.get(name)) is not None:
                 edited.apply_autoscaling(settings)
+        for name, svc in changes.rollout.items():
+            if (edited := self.controllers.get(name)) is not None and edited.rollouts is not None:
+                edited.rollouts.apply_settings(svc.rollout)
+        for name, svc in changes.rollouts.items():
+            edited = self.controllers.get(name)
+            if edited is not None and edited.rollouts is not None and isinstance(svc.target, LocalTargetSettings):
+                await edited.rollouts.begin(svc.target, f"config reload by {actor}")
         for name in [name for name, added in changes.scaled.items() if added is None]:
             await self.controllers.pop(name).stop()  # drains and stops its replicas, as at shutdown
         self.controllers.update(new_controllers)

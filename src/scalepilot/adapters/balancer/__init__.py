@@ -21,7 +21,13 @@ from scalepilot.adapters.balancer.errors import (
     UpstreamError,
     UpstreamTimeout,
 )
-from scalepilot.adapters.balancer.stats import LATENCY_BUCKETS, BackendStats, BalancerStats, LatencyHistogram
+from scalepilot.adapters.balancer.stats import (
+    LATENCY_BUCKETS,
+    BackendStats,
+    BalancerStats,
+    GroupStats,
+    LatencyHistogram,
+)
 
 __all__ = [
     "LATENCY_BUCKETS",
@@ -34,6 +40,7 @@ __all__ = [
     "BalancerStats",
     "BindError",
     "ConnectFailed",
+    "GroupStats",
     "InvalidBackends",
     "LatencyHistogram",
     "MalformedMessage",

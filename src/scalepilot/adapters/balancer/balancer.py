@@ -108,6 +108,8 @@ class Balancer:
         InvalidBackends on duplicate ids or invalid ports."""
         self._picker.set_backends(backends)
         self._pool.retain(backends)
+        for backend in backends:
+            self._stats.group_seen(backend.group)
 
     def set_group_weights(self, weights: Mapping[str, float]) -> None:
         """Traffic share per replica group, e.g. ``{"stable": 90, "canary": 10}``; groups

@@ -468,6 +468,9 @@ class Exchange:
         self._release()
         ctx = self.ctx
         ctx.active -= 1
-        ctx.stats.record(status, ctx.loop.time() - self.started)
+        # The last backend tried is the one whose answer (or failure) the client got; none
+        # was chosen when the balancer answered on its own (503 no backend, 413, 501...).
+        backend = self.backend
+        ctx.stats.record(status, ctx.loop.time() - self.started, backend.group if backend is not None else None)
         if notify:
             self.client.exchange_done(self.close_client)

@@ -3,7 +3,15 @@
 The service stores these snapshots as series, so a service can be scaled on request rate,
 latency or concurrency even when its app exposes no metrics at all. Hence Prometheus
 shapes: cumulative counters that never go backwards (a backend's counters outlive its
-removal), and a latency histogram with cumulative ``le`` buckets, ``sum`` and ``count``.
+removal, and so do a replica group's), and a latency histogram with cumulative ``le``
+buckets, ``sum`` and ``count``.
+
+The same status and latency counts are also kept per replica group, so a canary's error
+rate and latency can be told apart from the stable group's. A request belongs to the
+group of the last backend it was sent to (the one whose response, or failure, the client
+got; a client that gives up on it counts there too); one answered before any backend was
+chosen (no backend ready, a request refused by the balancer itself) is in no group, so
+the groups add up to at most the service-wide counts.
 
 Recording is a few dict and list updates per request, on the event loop; a snapshot
 copies them, so readers never see a half-updated state.
@@ -61,6 +69,16 @@ class LatencyHistogram:
 
 
 @dataclass(frozen=True, slots=True)
+class GroupStats:
+    """One replica group's share of ``BalancerStats.requests`` and ``latency``, counted the
+    same way."""
+
+    requests: Mapping[int, int]
+    """Requests answered, by status code, whose last backend was in this group."""
+    latency: LatencyHistogram
+
+
+@dataclass(frozen=True, slots=True)
 class BackendStats:
     requests: int
     """Requests sent to this backend since the balancer started (retries count again)."""
@@ -77,6 +95,9 @@ class BalancerStats:
     in_flight: int
     """Requests received and not yet answered."""
     latency: LatencyHistogram
+    groups: Mapping[str, GroupStats]
+    """By replica group: every group that has had a backend in the routing set, including
+    groups that have none now (their counters stay, and continue if the group returns)."""
     backends: Mapping[str, BackendStats]
     """By backend id, including removed backends (their counters stay)."""
     upstream_errors: Mapping[str, int]
@@ -95,32 +116,67 @@ class BalancerStats:
         return sum(self.requests.values())
 
 
-class StatsRecorder:
-    """The live counters behind ``BalancerStats``; written by the proxy only."""
+class _Counts:
+    """Requests by status and a latency histogram: the service's, or one group's."""
 
-    __slots__ = (
-        "backend_requests",
-        "buckets",
-        "by_status",
-        "latency_sum",
-        "no_backend",
-        "upstream_connects",
-        "upstream_errors",
-    )
+    __slots__ = ("buckets", "by_status", "latency_sum")
 
     def __init__(self) -> None:
         self.by_status: dict[int, int] = {}
         self.buckets = [0] * (len(LATENCY_BUCKETS) + 1)
         self.latency_sum = 0.0
+
+    def histogram(self) -> LatencyHistogram:
+        cumulative: list[tuple[float, int]] = []
+        running = 0
+        for le, n in zip((*LATENCY_BUCKETS, math.inf), self.buckets, strict=True):
+            running += n
+            cumulative.append((le, running))
+        return LatencyHistogram(buckets=tuple(cumulative), sum=self.latency_sum, count=running)
+
+
+class StatsRecorder:
+    """The live counters behind ``BalancerStats``; written by the proxy only."""
+
+    __slots__ = (
+        "backend_requests",
+        "groups",
+        "no_backend",
+        "total",
+        "upstream_connects",
+        "upstream_errors",
+    )
+
+    def __init__(self) -> None:
+        self.total = _Counts()
+        self.groups: dict[str, _Counts] = {}
         self.backend_requests: dict[str, int] = {}
         self.upstream_errors: dict[str, int] = {}
         self.no_backend = 0
         self.upstream_connects = 0
 
-    def record(self, status: int, seconds: float) -> None:
-        self.by_status[status] = self.by_status.get(status, 0) + 1
-        self.buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1
-        self.latency_sum += seconds
+    def record(self, status: int, seconds: float, group: str | None = None) -> None:
+        """One request answered; ``group`` is its last backend's, None if it had none."""
+        # Inlined rather than two calls of a shared method: this runs for every request.
+        bucket = bisect_left(LATENCY_BUCKETS, seconds)
+        total = self.total
+        total.by_status[status] = total.by_status.get(status, 0) + 1
+        total.buckets[bucket] += 1
+        total.latency_sum += seconds
+        if group is not None:
+            counts = self.groups.get(group)
+            if counts is None:
+                counts = self.groups[group] = _Counts()
+            counts.by_status[status] = counts.by_status.get(status, 0) + 1
+            counts.buckets[bucket] += 1
+            counts.latency_sum += seconds
+
+    def group_seen(self, group: str) -> None:
+        """``group`` has a backend in the routing set: from now on it is in every snapshot,
+        so its series start at zero rather than at its first requests (``rate()`` would
+        miss those)."""
+        if group not in self.groups:
+            self.groups[group] = _Counts()
 
     def sent(self, backend_id: str) -> None:
         self.backend_requests[backend_id] = self.backend_requests.get(backend_id, 0) + 1
@@ -129,11 +185,10 @@ class StatsRecorder:
         self.upstream_errors[kind] = self.upstream_errors.get(kind, 0) + 1
 
     def snapshot(self, name: str, *, in_flight: int, outstanding: Mapping[str, int], connections: int) -> BalancerStats:
-        cumulative: list[tuple[float, int]] = []
-        running = 0
-        for le, n in zip((*LATENCY_BUCKETS, math.inf), self.buckets, strict=True):
-            running += n
-            cumulative.append((le, running))
+        groups = {
+            group: GroupStats(requests=MappingProxyType(dict(counts.by_status)), latency=counts.histogram())
+            for group, counts in self.groups.items()
+        }
         backends = {
             backend_id: BackendStats(
                 requests=self.backend_requests.get(backend_id, 0), in_flight=outstanding.get(backend_id, 0)
@@ -142,9 +197,10 @@ class StatsRecorder:
         }
         return BalancerStats(
             name=name,
-            requests=MappingProxyType(dict(self.by_status)),
+            requests=MappingProxyType(dict(self.total.by_status)),
             in_flight=in_flight,
-            latency=LatencyHistogram(buckets=tuple(cumulative), sum=self.latency_sum, count=running),
+            latency=self.total.histogram(),
+            groups=MappingProxyType(groups),
             backends=MappingProxyType(backends),
             upstream_errors=MappingProxyType(dict(self.upstream_errors)),
             no_backend=self.no_backend,

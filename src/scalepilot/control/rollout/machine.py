@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from scalepilot.config.durations import format_duration
 from scalepilot.control.rollout.plan import AnalysisSpec, CheckSpec, Plan, canary_replicas
 from scalepilot.domain.errors import ScalepilotError
+from scalepilot.domain.events import EventKind
 from scalepilot.domain.rollout import (
     CheckValue,
     Directive,
@@ -35,12 +36,12 @@ from scalepilot.domain.rollout import (
 KEEP_MEASUREMENTS = 10
 """Measurements kept in the state: enough to see a trend in ``rollout status``."""
 
-STEP = "rollout_step"
-PAUSED = "rollout_paused"
-RESUMED = "rollout_resumed"
-ANALYSIS_FAILED = "rollout_analysis_failed"
-PROMOTED = "rollout_promoted"
-ABORTED = "rollout_aborted"
+STEP = EventKind.ROLLOUT_STEP
+PAUSED = EventKind.ROLLOUT_PAUSED
+RESUMED = EventKind.ROLLOUT_RESUMED
+ANALYSIS_FAILED = EventKind.ROLLOUT_ANALYSIS_FAILED
+PROMOTED = EventKind.ROLLOUT_PROMOTED
+ABORTED = EventKind.ROLLOUT_ABORTED
 
 ACTIONS = ("promote", "promote_full", "pause", "resume", "abort")
 
@@ -125,6 +126,11 @@ def _abort(
     message = f"rollout of {state.revision} aborted: {why}; all traffic back on {state.stable_revision}"
     transitions.append(Transition(ABORTED, message, _details(plan, state, reason=why, actor=actor)))
     return Directive(0, 0, False, tuple(transitions)), state
+
+
+def abort(plan: Plan, state: RolloutState, now: float, why: str, actor: str = "") -> tuple[Directive, RolloutState]:
+    """End ``state`` as aborted for ``why`` (a reload superseding it, say)."""
+    return _abort(plan, state, now, why, [], actor)
 
 
 def advance(

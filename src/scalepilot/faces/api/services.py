@@ -1,4 +1,4 @@
-"""``/api/v1/services``: replicas, decisions, manual scaling, pause and resume.
+"""``/api/v1/services``: replicas, decisions, manual scaling, pause and resume, rollouts.
 
 Writes are events naming who made them (``actor``): with auth on, the token's name
 (``token:<name>``), whatever the body's ``actor`` says; roles are checked in ``auth.py``.
@@ -6,12 +6,13 @@ Writes are events naming who made them (``actor``): with auth on, the token's na
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from scalepilot.config.durations import parse_duration
+from scalepilot.control.rollout.machine import RolloutCommandError
 from scalepilot.domain.events import EventKind
 from scalepilot.domain.targets import TargetError
 from scalepilot.faces.api.auth import actor
@@ -36,6 +37,15 @@ class ResumeRequest(BaseModel):
     actor: str = Field("api", max_length=100)
 
 
+class RolloutRequest(BaseModel):
+    action: Literal["promote", "promote_full", "pause", "resume", "abort", "retry"] = Field(
+        description="promote: end the current stage's pause (or a pause for no data) and go on; promote_full: "
+        "straight to all traffic; pause / resume; abort: all traffic back on the stable version; retry: an "
+        "aborted rollout from its start."
+    )
+    actor: str = Field("api", max_length=100)
+
+
 class ReplicaCounts(BaseModel):
     desired: int = Field(description="What the target was last asked to run.")
     current: int = Field(description="Replicas that exist (starting, ready or restarting).")
@@ -50,7 +60,33 @@ class ReplicaView(BaseModel):
     port: int | None
     restarts: int
     last_exit: str = Field(description="How the last process of this slot ended, e.g. `exit 1`, `SIGKILL`.")
-    group: str = Field(description="Replica group; the balancer weighs groups (stable by default).")
+    group: str = Field(description="Replica group; the balancer weighs groups (stable, or canary in a rollout).")
+    revision: str = Field(description="Short id of the template (command, env, cwd) the replica runs.")
+
+
+class RolloutStageView(BaseModel):
+    label: str
+    weight: int = Field(description="The new version's share of the traffic at this stage, in %.")
+    hold_seconds: float | None = Field(description="How long the stage holds once reached; null: until promoted.")
+
+
+class RolloutView(BaseModel):
+    revision: str = Field(description="The template being rolled out.")
+    stable_revision: str = Field(description="The template it replaces.")
+    phase: str = Field(description="progressing, paused, promoted or aborted.")
+    strategy: str = Field(description="canary or blue_green.")
+    stage: int = Field(description="The current stage, from 1.")
+    stages: list[RolloutStageView]
+    stage_label: str
+    weight: int = Field(description="The new version's share of the traffic now, in %.")
+    canary_replicas: int = Field(description="Replicas of the new version asked for now.")
+    failures: int = Field(description="Failed measurements so far.")
+    failure_limit: int | None = Field(description="Failed measurements tolerated; null without analysis.")
+    measurements: list[dict[str, Any]] = Field(description="The latest measurements: verdict and each check's value.")
+    reason: str = Field(description="Why it paused or ended.")
+    actor: str = Field(description="Who paused, promoted or aborted it by hand.")
+    started_at: float = Field(description="Unix seconds.")
+    ended_at: float | None = Field(description="Unix seconds; null while it runs.")
 
 
 class AutoscalingView(BaseModel):
@@ -83,6 +119,10 @@ class ServiceView(BaseModel):
     replica_list: list[ReplicaView] = Field(description="A local target's replicas; empty for a command target.")
     autoscaling: AutoscalingView | None = Field(description="null without an autoscaling block.")
     balancer: BalancerView | None = Field(None, description="A local target's balancer, once it listens.")
+    revision: str | None = Field(None, description="A local target: the stable template's short id.")
+    rollout: RolloutView | None = Field(
+        None, description="A local target: its latest rollout since scalepilot started; null if none."
+    )
 
 
 _VIEW: dict[str, Any] = {"response_model": ServiceView, "response_model_exclude_unset": True}
@@ -97,6 +137,10 @@ _SERVICE_ANSWERS: dict[int | str, dict[str, Any]] = {
 _AUTOSCALED_ANSWERS: dict[int | str, dict[str, Any]] = {
     404: _SERVICE_ANSWERS[404],
     409: {"description": "The service has no target, or no autoscaling."},
+}
+_ROLLOUT_ANSWERS: dict[int | str, dict[str, Any]] = {
+    404: _SERVICE_ANSWERS[404],
+    409: {"description": "No local target, or the action does not apply (no rollout, already ended, not paused)."},
 }
 _SCALE_ANSWERS: dict[int | str, dict[str, Any]] = {
     **_SERVICE_ANSWERS,
@@ -167,6 +211,18 @@ def services_router(runtime: Runtime) -> APIRouter:
         if c.policy is None:
             raise HTTPException(409, f"service {name!r} has no autoscaling to resume")
         c.resume(actor=actor(request, body.actor))
+        return c.describe()
+
+    @router.post("/{name}/rollout", responses=_ROLLOUT_ANSWERS, **_VIEW)
+    async def rollout(name: str, body: RolloutRequest, request: Request) -> dict[str, Any]:
+        """Act on the service's rollout: promote, pause, resume, abort or retry it."""
+        c = controller(name)
+        if c.rollouts is None:
+            raise HTTPException(409, f"service {name!r} has no local target: nothing to roll out")
+        try:
+            await c.rollouts.act(body.action, actor(request, body.actor))
+        except RolloutCommandError as exc:
+            raise HTTPException(409, str(exc)) from exc
         return c.describe()
 
     return router

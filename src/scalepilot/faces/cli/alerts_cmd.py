@@ -4,16 +4,14 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 from pathlib import Path
 from typing import Any
 
-import httpx
 import typer
 from rich.table import Table
 
-from scalepilot.faces.cli.common import DEFAULT_CONFIG, Output, ago, api_headers, console, err_console
+from scalepilot.faces.cli.common import DEFAULT_CONFIG, Output, ago, api_call, cli_actor, console, err_console
 from scalepilot.faces.cli.inspect_cmds import server_url
 
 # No help= here: the callback's docstring (with its examples) is the group's help.
@@ -22,31 +20,6 @@ silence_app = typer.Typer(help="Silence alerts: add, list and expire silences.",
 
 ConfigOpt = typer.Option(DEFAULT_CONFIG, "-c", "--config", help="Config whose server address to ask.")
 UrlOpt = typer.Option(None, help="Base URL of a running scalepilot (overrides -c).")
-
-
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
-
-
-def _call(method: str, base: str, path: str, **kwargs: Any) -> Any:
-    try:
-        resp = httpx.request(method, f"{base}{path}", headers=api_headers(), timeout=30, **kwargs)
-    except httpx.HTTPError as exc:
-        err_console.print(f"cannot reach scalepilot at {base}: {exc}", highlight=False, markup=False)
-        raise typer.Exit(1) from None
-    if resp.status_code >= 400:
-        try:
-            detail = resp.json().get("detail", resp.text)
-        except ValueError:
-            detail = resp.text
-        if isinstance(detail, list):  # pydantic's validation errors
-            detail = "; ".join(f"{'.'.join(map(str, d.get('loc', [])[1:]))}: {d.get('msg')}" for d in detail)
-        err_console.print(f"error: {detail}", highlight=False, markup=False)
-        raise typer.Exit(1)
-    return resp.json()
 
 
 def _labels(labels: dict[str, str], skip: tuple[str, ...] = ("alertname",)) -> str:
@@ -77,7 +50,7 @@ def alerts(
     """
     if ctx.invoked_subcommand is not None:
         return
-    found: list[dict[str, Any]] = _call(
+    found: list[dict[str, Any]] = api_call(
         "GET", server_url(config, url), "/api/v1/alerts", params=[("state", s) for s in state]
     )
     if output is Output.json:
@@ -135,8 +108,14 @@ def ack(
     if not fingerprints and not match:
         err_console.print("error: name alerts by fingerprint or with --match", highlight=False, markup=False)
         raise typer.Exit(2)
-    body = {"fingerprints": fingerprints or [], "matchers": match, "by": _actor(), "comment": comment, "until": until}
-    acks: list[dict[str, Any]] = _call("POST", server_url(config, url), "/api/v1/alerts/ack", json=body)
+    body = {
+        "fingerprints": fingerprints or [],
+        "matchers": match,
+        "by": cli_actor(),
+        "comment": comment,
+        "until": until,
+    }
+    acks: list[dict[str, Any]] = api_call("POST", server_url(config, url), "/api/v1/alerts/ack", json=body)
     for a in acks:
         until_text = f" until {a['until']}" if a["until"] else " until resolved"
         console.print(f"acknowledged {a['name']} {a['fingerprint'][:8]}{until_text}", highlight=False)
@@ -172,10 +151,10 @@ def silence_add(
         "ends_at": ends_at,
         "starts_at": starts_at,
         "until_resolved": until_resolved,
-        "created_by": _actor(),
+        "created_by": cli_actor(),
         "comment": comment,
     }
-    s = _call("POST", server_url(config, url), "/api/v1/silences", json=body)
+    s = api_call("POST", server_url(config, url), "/api/v1/silences", json=body)
     console.print(f"silence {s['id']} {s['state']}, ends {s['ends_at'] or 'when resolved'}", highlight=False)
 
 
@@ -194,7 +173,7 @@ def silence_list(
 
       scalepilot silence list --all -o json
     """
-    found: list[dict[str, Any]] = _call(
+    found: list[dict[str, Any]] = api_call(
         "GET", server_url(config, url), "/api/v1/silences", params={"all": str(all_).lower()}
     )
     if output is Output.json:
@@ -226,5 +205,5 @@ def silence_expire(
 
       scalepilot silence expire 3f2a9c1d-0b1e-4c2a-9f00-1a2b3c4d5e6f
     """
-    s = _call("DELETE", server_url(config, url), f"/api/v1/silences/{silence_id}", params={"by": _actor()})
+    s = api_call("DELETE", server_url(config, url), f"/api/v1/silences/{silence_id}", params={"by": cli_actor()})
     console.print(f"silence {s['id']} expired", highlight=False)

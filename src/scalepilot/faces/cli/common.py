@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -80,6 +81,36 @@ def api_headers() -> dict[str, str]:
     scalepilot with auth on send it (see docs/security.md)."""
     token = os.environ.get(TOKEN_ENV, "").strip()
     return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def cli_actor() -> str:
+    """Who asks, for the events a write through the API records: ``cli:<user>``."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def api_call(method: str, base: str, path: str, **kwargs: Any) -> Any:
+    """One request to a running scalepilot's API; its JSON answer. A refusal or an
+    unreachable server is printed and exits 1."""
+    import httpx  # here: most commands never reach a server, and importing it costs a start
+
+    try:
+        resp = httpx.request(method, f"{base}{path}", headers=api_headers(), timeout=30, **kwargs)
+    except httpx.HTTPError as exc:
+        err_console.print(f"cannot reach scalepilot at {base}: {exc}", highlight=False, markup=False)
+        raise typer.Exit(1) from None
+    if resp.status_code >= 400:
+        try:
+            detail = resp.json().get("detail", resp.text)
+        except ValueError:
+            detail = resp.text
+        if isinstance(detail, list):  # pydantic's validation errors
+            detail = "; ".join(f"{'.'.join(map(str, d.get('loc', [])[1:]))}: {d.get('msg')}" for d in detail)
+        err_console.print(f"error: {detail}", highlight=False, markup=False)
+        raise typer.Exit(1)
+    return resp.json()
 
 
 def duration_option(text: str, option: str) -> float:

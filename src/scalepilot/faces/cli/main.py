@@ -75,6 +75,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
             "final replica count."
         ),
     ),
+    "rollout": (
+        "rollout_cmd",
+        "rollout_app",
+        "See and steer rollouts: a local target whose command, env or cwd a reload changed is rolled out by the "
+        "service's rollout strategy (canary steps or blue-green, with analysis). See docs/rollouts.md.",
+    ),
     "simulate": (
         "simulate_cmd",
         "simulate_cmd",

@@ -3,50 +3,25 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import typer
 from rich.table import Table
 
 from scalepilot.domain.events import EventKind
 from scalepilot.domain.scaling import Decision
-from scalepilot.faces.cli.common import DEFAULT_CONFIG, Output, ago, api_headers, console, err_console
+from scalepilot.faces.cli.common import DEFAULT_CONFIG, Output, ago, api_call, cli_actor, console
 from scalepilot.faces.cli.inspect_cmds import open_store, server_url
-
-
-def _post(base: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    try:
-        resp = httpx.post(f"{base}{path}", json=body, headers=api_headers(), timeout=30)
-    except httpx.HTTPError as exc:
-        err_console.print(f"cannot reach scalepilot at {base}: {exc}", highlight=False, markup=False)
-        raise typer.Exit(1) from None
-    if resp.status_code >= 400:
-        try:
-            detail = resp.json().get("detail", resp.text)
-        except ValueError:
-            detail = resp.text
-        err_console.print(f"error: {detail}", highlight=False, markup=False)
-        raise typer.Exit(1)
-    result: dict[str, Any] = resp.json()
-    return result
 
 
 def _act(config: Path, url: str | None, service: str, action: str, body: dict[str, Any]) -> None:
     """POST one of the service actions to a running scalepilot and print the outcome."""
-    svc = _post(server_url(config, url), f"/api/v1/services/{service}/{action}", {**body, "actor": _actor()})
+    path = f"/api/v1/services/{service}/{action}"
+    svc = api_call("POST", server_url(config, url), path, json={**body, "actor": cli_actor()})
     console.print(_summary(svc), highlight=False)
-
-
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
 
 
 def _summary(svc: dict[str, Any]) -> str:

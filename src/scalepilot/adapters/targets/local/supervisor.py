@@ -4,7 +4,9 @@ Each replica has one :class:`ReplicaRunner` task, a small level-triggered loop: 
 replica is wanted, make sure a process runs; when it is no longer wanted, take it out of
 the routing set, let its requests finish and stop it. The :class:`~.target.LocalTarget`
 decides *how many* replicas are wanted; the runner owns everything about *one*, so a
-crash of one replica never waits on another's drain.
+crash of one replica never waits on another's drain. A runner keeps the template it was
+created with (its :class:`ReplicaContext`) for its whole life: a restart after a crash
+runs the same revision, even after its group moved on to another one.
 
 ::
 
@@ -62,10 +64,13 @@ class Emit(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class ReplicaContext:
-    """What every runner of one service shares, given by the target."""
+    """What every runner of one template shares, given by the target: the template
+    (``settings``, its resolved ``cwd`` and ``revision``) and the service's callbacks."""
 
     service: str
     settings: LocalTargetSettings
+    revision: str
+    """:func:`~scalepilot.config.targets.template_revision` of ``settings``."""
     clock: Clock
     cwd: Path
     log_dir: Path
@@ -82,8 +87,11 @@ class ReplicaContext:
 
 
 class ReplicaRunner:
-    def __init__(self, ctx: ReplicaContext, index: int, seq: int) -> None:
+    def __init__(self, ctx: ReplicaContext, index: int, seq: int, group: str = "stable") -> None:
         self.ctx = ctx
+        self.group = group
+        """Which group the replica counts in; the target changes it when the group is
+        promoted (the process is not restarted for that)."""
         self.index = index
         self.seq = seq
         """Creation order across the target's life: the newest is removed first."""
@@ -119,6 +127,8 @@ class ReplicaRunner:
             port=self.port,
             pid=self.child.pid if self.child is not None else None,
             state=self.state,
+            group=self.group,
+            revision=self.ctx.revision,
             started_ms=self.started_ms,
             ready_ms=self.ready_ms,
             restarts=self.restarts,
@@ -212,6 +222,8 @@ class ReplicaRunner:
             pid=child.pid,
             port=self.port,
             restarts=self.restarts,
+            group=self.group,
+            revision=ctx.revision,
         )
         return child
 
