@@ -5,8 +5,9 @@ Covers:
 - a canary rollout started by ``scalepilot reload`` after the target's ``env`` changed:
   at its ``weight: 50`` stage one new replica runs beside the two old ones and gets
   half of the requests through the balancer; it waits at ``pause: manual`` until
-  ``scalepilot rollout promote``; then the new version takes all traffic, the old
-  processes stop, and the events tell each step;
+  ``scalepilot rollout promote``; a restart of scalepilot there runs the old version
+  and starts the rollout again; once promoted, the new version takes all traffic, the
+  old processes stop, and the events tell each step;
 - blue-green: the new version's full set starts with no traffic (the preview), waits to
   be promoted by hand, then takes all of it at once; it answers 500, so the analysis
   during ``scale_down_delay`` switches every request back to the old replicas, which
@@ -165,6 +166,23 @@ def test_a_canary_takes_half_the_traffic_waits_for_promotion_then_replaces_the_o
         status = cli(config, "rollout", "status", "web")
         assert status.returncode == 0, status.stderr
         assert "▶" in status.stdout and "pause manual at 50%" in status.stdout
+    finally:
+        assert proc.stop(signal.SIGTERM) == 0
+
+    # A restart in the middle: the stable version starts (not the config's), and the
+    # rollout starts again from its first stage.
+    proc = start([*SCALEPILOT, "run", "-c", str(config)])
+    try:
+        proc.wait_line("scalepilot", timeout=30)
+        wait_for(
+            lambda: (r := rollout_of(base)).get("stage") == 2 and r.get("weight") == 50 and r,
+            timeout=30,
+            what="the rollout again at its manual pause",
+        )
+        assert service(base)["revision"] == stable_revision
+        assert versions(lb_port, 4).keys() == {"v1:200", "v2:200"}
+        old = {r["pid"] for r in service(base)["replica_list"] if r["group"] == "stable"}
+        assert len(old) == 2
 
         promoted = cli(config, "rollout", "promote", "web")
         assert promoted.returncode == 0, promoted.stderr
@@ -178,7 +196,8 @@ def test_a_canary_takes_half_the_traffic_waits_for_promotion_then_replaces_the_o
         assert {(r["group"], r["revision"]) for r in after} == {("stable", at_pause["revision"])}
         assert service(base)["revision"] == at_pause["revision"]
         assert versions(lb_port, 6) == Counter({"v2:200": 6})
-        assert kinds(config) == ["rollout_started", "rollout_step", "rollout_step", "rollout_step", "rollout_promoted"]
+        steps = ["rollout_started", "rollout_step", "rollout_step"]
+        assert kinds(config) == [*steps, *steps, "rollout_step", "rollout_promoted"]
         again = cli(config, "rollout", "abort", "web")
         assert again.returncode == 1 and "already ended" in again.stderr
     finally:
