@@ -11,7 +11,8 @@ Covers:
 - blue-green: the new version's full set starts with no traffic (the preview), waits to
   be promoted by hand, then takes all of it at once; it answers 500, so the analysis
   during ``scale_down_delay`` switches every request back to the old replicas, which
-  were kept running (the same processes: an instant rollback);
+  were kept running (the same processes: an instant rollback); with the config put
+  back to the old version there is nothing left to retry;
 - analysis aborting a version that answers 500: the canary's error rate (from the
   balancer's per-group series, queried as PromQL) is above ``max_error_rate``, so all
   traffic goes back to the old version and the new replicas stop; a restart of
@@ -239,6 +240,11 @@ def test_blue_green_previews_then_switches_at_once_and_switches_back_when_analys
         # The blue replicas never stopped: the same processes serve again, at once.
         assert {r["pid"] for r in service(base)["replica_list"] if r["group"] == "stable"} == blue
         assert versions(lb_port, 6) == Counter({"v1:200": 6})
+        # The config put back to the stable version: nothing is left to retry.
+        config.write_text(config_text(port, lb_port, version="v1", rollout=BLUE_GREEN))
+        assert cli(config, "reload").returncode == 0
+        refused = cli(config, "rollout", "retry", "web")
+        assert refused.returncode == 1 and "no aborted rollout" in refused.stderr, refused.stderr
     finally:
         if load is not None:
             load.end()

@@ -130,6 +130,9 @@ class RolloutDriver:
                     self.goal = None
                     return
             elif new == old:
+                # Back to the stable version: an aborted rollout is no longer the
+                # config's, so there is nothing left to retry.
+                self.goal = None
                 return
             self.goal = goal
             self.plan = compile_plan(self.settings or DEFAULT, self.service)
