@@ -5,7 +5,8 @@ Covers:
 - a canary rollout started by ``scalepilot reload`` after the target's ``env`` changed:
   at its ``weight: 50`` stage one new replica runs beside the two old ones and gets
   half of the requests through the balancer; it waits at ``pause: manual`` until
-  ``scalepilot rollout promote``; a restart of scalepilot there runs the old version
+  ``scalepilot rollout promote``; a third version reloaded meanwhile supersedes it (the
+  second is aborted, the canary runs the third); a restart of scalepilot there runs the old version
   and starts the rollout again; once promoted, the new version takes all traffic, the
   old processes stop, and the events tell each step;
 - blue-green: the new version's full set starts with no traffic (the preview), waits to
@@ -167,6 +168,18 @@ def test_a_canary_takes_half_the_traffic_waits_for_promotion_then_replaces_the_o
         status = cli(config, "rollout", "status", "web")
         assert status.returncode == 0, status.stderr
         assert "▶" in status.stdout and "pause manual at 50%" in status.stdout
+
+        # A third version while the second is rolled out: the second is aborted as
+        # superseded and the canary runs the third.
+        config.write_text(config_text(port, lb_port, version="v3", rollout=CANARY))
+        assert cli(config, "reload").returncode == 0
+        third = wait_for(
+            lambda: (r := rollout_of(base)).get("revision") != at_pause["revision"] and r.get("stage") == 2 and r,
+            timeout=30,
+            what="the third version at the manual pause",
+        )
+        assert third["stable_revision"] == stable_revision
+        wait_for(lambda: versions(lb_port, 10).keys() == {"v1:200", "v3:200"}, timeout=30, what="v3 beside v1 only")
     finally:
         assert proc.stop(signal.SIGTERM) == 0
 
@@ -181,7 +194,7 @@ def test_a_canary_takes_half_the_traffic_waits_for_promotion_then_replaces_the_o
             what="the rollout again at its manual pause",
         )
         assert service(base)["revision"] == stable_revision
-        assert versions(lb_port, 4).keys() == {"v1:200", "v2:200"}
+        assert versions(lb_port, 4).keys() == {"v1:200", "v3:200"}
         old = {r["pid"] for r in service(base)["replica_list"] if r["group"] == "stable"}
         assert len(old) == 2
 
@@ -194,11 +207,13 @@ def test_a_canary_takes_half_the_traffic_waits_for_promotion_then_replaces_the_o
             timeout=30,
             what="two replicas of the new version",
         )
-        assert {(r["group"], r["revision"]) for r in after} == {("stable", at_pause["revision"])}
-        assert service(base)["revision"] == at_pause["revision"]
-        assert versions(lb_port, 6) == Counter({"v2:200": 6})
+        assert {(r["group"], r["revision"]) for r in after} == {("stable", third["revision"])}
+        assert service(base)["revision"] == third["revision"]
+        assert versions(lb_port, 6) == Counter({"v3:200": 6})
         steps = ["rollout_started", "rollout_step", "rollout_step"]
-        assert kinds(config) == [*steps, *steps, "rollout_step", "rollout_promoted"]
+        assert kinds(config) == [*steps, "rollout_aborted", *steps, *steps, "rollout_step", "rollout_promoted"]
+        superseded = json.loads(cli(config, "events", "--kind", "rollout_aborted", "-o", "json").stdout)
+        assert superseded[0]["details"]["reason"].startswith(f"superseded by {third['revision']}")
         again = cli(config, "rollout", "abort", "web")
         assert again.returncode == 1 and "already ended" in again.stderr
     finally:
