@@ -1,10 +1,11 @@
 // #/service/NAME : charts over a range with the scaling decisions marked, the replica
-// table, the health-check modal, and (for operators) scale, pause and resume.
+// table, the health-check modal, a local target's rollout, and (for operators) scale,
+// pause and resume, and promote / pause / resume / abort / retry of the rollout.
 
 import { ApiError, get, post, qs } from "../api.js";
 import { chart, tickFormat } from "../charts.js";
 import { errorBox, field, openDialog } from "../dialog.js";
-import { h, replace, setText } from "../dom.js";
+import { clear, h, replace, setText } from "../dom.js";
 import * as fmt from "../format.js";
 import { t, tOr } from "../i18n.js";
 import * as live from "../stream.js";
@@ -21,6 +22,10 @@ export function mount(root, { params, canOperate }) {
   let charts = [];
   let lastCharts = 0;
   let destroyed = false;
+  // Answers are shown in the order they were asked for: a refresh sent before an action
+  // does not undo the action's answer when it arrives after it.
+  let issued = 0;
+  let shown = 0;
 
   const status = statusBadge("unknown");
   const subtitle = h("p", { class: "muted subtitle", "data-testid": "service-subtitle" });
@@ -54,6 +59,39 @@ export function mount(root, { params, canOperate }) {
   pauseButton.hidden = resumeButton.hidden = true;
   const actions = h("div", { class: "actions" }, canOperate ? [scaleButton, pauseButton, resumeButton] : null, healthButton);
 
+  // The rollout: its body is drawn again only when the rollout changed; the buttons stay
+  // (shown when their action applies), so a refresh does not take a person's focus away.
+  const rolloutTitle = h("h2", { id: "rollout-title", tabindex: "-1", text: t("rollout.title") });
+  const rolloutBody = h("div", { class: "rollout-body" });
+  const rolloutActions = [
+    { action: "promote", label: t("rollout.action.promote"), hint: t("rollout.action.promoteHint"), phases: ["progressing", "paused"], primary: true },
+    { action: "promote_full", label: t("rollout.action.promoteFull"), hint: t("rollout.action.promoteFullHint"), phases: ["progressing", "paused"] },
+    { action: "pause", label: t("rollout.action.pause"), hint: t("rollout.action.pauseHint"), phases: ["progressing"] },
+    { action: "resume", label: t("rollout.action.resume"), hint: t("rollout.action.resumeHint"), phases: ["paused"] },
+    { action: "abort", label: t("rollout.action.abort"), hint: t("rollout.action.abortHint"), phases: ["progressing", "paused"] },
+    { action: "retry", label: t("rollout.action.retry"), hint: t("rollout.action.retryHint"), phases: ["aborted"], primary: true },
+  ].map((a) => {
+    const el = h("button", {
+      type: "button",
+      class: a.primary ? "button primary" : "button",
+      "data-testid": `rollout-${a.action.replace("_", "-")}`,
+      text: a.label,
+      title: a.hint,
+      onclick: () => (a.action === "abort" ? confirmAbort() : rolloutAct(a.action)),
+    });
+    el.hidden = true;
+    return { ...a, el };
+  });
+  const rolloutButtons = h("div", { class: "actions", role: "group", "aria-label": t("rollout.actions") }, rolloutActions.map((a) => a.el));
+  const rolloutSection = h(
+    "section",
+    { class: "section rollout", "data-testid": "rollout", "aria-labelledby": rolloutTitle.id },
+    h("div", { class: "section-head" }, rolloutTitle, canOperate ? rolloutButtons : null),
+    rolloutBody,
+  );
+  rolloutSection.hidden = true;
+  let rolloutShown = "";
+
   const rangeButtons = rangeOptions().map(([r, label]) =>
     h("button", { type: "button", class: "seg", "data-range": r, "data-testid": `range-${r}`, "aria-pressed": String(r === range), text: label, onclick: () => setRange(r) }),
   );
@@ -66,7 +104,7 @@ export function mount(root, { params, canOperate }) {
       "table",
       { class: "table stack", "data-testid": "replica-table" },
       h("caption", { class: "visually-hidden", text: t("service.replicaTable") }),
-      h("thead", {}, h("tr", {}, ["id", "state", "pid", "port", "restarts", "lastExit"].map((k) => h("th", { scope: "col", text: t(`replica.${k}`) })))),
+      h("thead", {}, h("tr", {}, ["id", "group", "state", "pid", "port", "restarts", "lastExit"].map((k) => h("th", { scope: "col", text: t(`replica.${k}`) })))),
       replicaBody,
     ),
   );
@@ -79,6 +117,7 @@ export function mount(root, { params, canOperate }) {
     messages,
     actions,
     stats,
+    rolloutSection,
     h("section", { class: "section" }, h("div", { class: "section-head" }, h("h2", { text: t("service.charts") }), h("div", { class: "segmented", role: "group", "aria-label": t("range.label") }, rangeButtons)), chartGrid),
     h("section", { class: "section" }, h("h2", { text: t("service.replicaTable") }), replicaTable),
   );
@@ -101,6 +140,13 @@ export function mount(root, { params, canOperate }) {
     figs.errors.update(f.error_ratio, FIGURES.error_ratio);
     figs.cpu.update(f.cpu_cores, FIGURES.cpu_cores);
     figs.memory.update(f.memory_bytes, FIGURES.memory_bytes);
+  }
+
+  /** Show an answer to the request numbered ``n`` unless a later one is shown already. */
+  function showDescribe(n, d) {
+    if (destroyed || n < shown) return;
+    shown = n;
+    renderDescribe(d);
   }
 
   function renderDescribe(d) {
@@ -129,8 +175,9 @@ export function mount(root, { params, canOperate }) {
         ? list.map((r) =>
             h(
               "tr",
-              { "data-testid": "replica-row" },
+              { "data-testid": "replica-row", "data-group": r.group, "data-revision": r.revision },
               h("td", { "data-label": t("replica.id") }, h("code", { text: r.id })),
+              h("td", { "data-label": t("replica.group"), "data-testid": "replica-group" }, r.group ? h("span", {}, h("span", { class: `tag group-${r.group}`, text: tOr(`replicaGroup.${r.group}`, r.group) }), r.revision ? [" · ", h("code", { text: r.revision })] : null) : fmt.DASH),
               h("td", { "data-label": t("replica.state") }, h("span", { class: `tag state-${r.state}`, text: tOr(`replicaState.${r.state}`, r.state) })),
               h("td", { "data-label": t("replica.pid"), text: r.pid ?? fmt.DASH }),
               h("td", { "data-label": t("replica.port"), text: r.port ?? fmt.DASH }),
@@ -138,13 +185,102 @@ export function mount(root, { params, canOperate }) {
               h("td", { "data-label": t("replica.lastExit"), class: "wrap", text: r.last_exit || fmt.DASH }),
             ),
           )
-        : h("tr", {}, h("td", { colspan: "6", class: "muted", text: t("service.noReplicas") })),
+        : h("tr", {}, h("td", { colspan: "7", class: "muted", text: t("service.noReplicas") })),
     );
+    renderRollout(d.rollout || null);
+  }
+
+  function renderRollout(r) {
+    rolloutSection.hidden = !r;
+    for (const a of rolloutActions) a.el.hidden = !r || !a.phases.includes(r.phase);
+    const key = r ? JSON.stringify(r) : "";
+    if (key === rolloutShown) return;
+    rolloutShown = key;
+    if (!r) {
+      clear(rolloutBody);
+      delete rolloutSection.dataset.phase;
+      return;
+    }
+    rolloutSection.dataset.phase = r.phase;
+    replace(rolloutBody, rolloutView(r));
+  }
+
+  /** After an action: focus stays on its button if it still applies, else goes to the
+   * first one that does, else to the section's heading. */
+  function keepRolloutFocus(origin) {
+    if (origin && origin.isConnected && !origin.hidden) return origin.focus();
+    const next = rolloutActions.find((a) => !a.el.hidden);
+    (next ? next.el : rolloutTitle).focus();
+  }
+
+  function rolloutDone(action, r) {
+    const p = { revision: r ? r.revision : "", stable: r ? r.stable_revision : "" };
+    if (action === "promote") return t("rollout.done.promote", p);
+    if (action === "promote_full") return t("rollout.done.promoteFull", p);
+    if (action === "pause") return t("rollout.done.pause", p);
+    if (action === "resume") return t("rollout.done.resume", p);
+    if (action === "abort") return t("rollout.done.abort", p);
+    return t("rollout.done.retry", p);
+  }
+
+  /** POST the action; the answer is the service. A 409 (the action no longer applies) says why. */
+  async function rolloutAct(action, { dialog, error } = {}) {
+    const origin = rolloutButtons.contains(document.activeElement) ? document.activeElement : null;
+    for (const a of rolloutActions) a.el.disabled = true;
+    const n = ++issued;
+    try {
+      const d = await post(`${base}/rollout`, { action, actor: "dashboard" });
+      showDescribe(n, d);
+      if (dialog) dialog.close();
+      say(rolloutDone(action, d.rollout || (describe && describe.rollout)));
+      live.refresh();
+    } catch (err) {
+      const text = err instanceof ApiError && err.status === 409 ? t("rollout.refused", { detail: err.detail }) : errorText(err);
+      if (error) error.show(text);
+      else say(text, "error");
+      // The page showed an action that did not apply: show the rollout as it is now.
+      loadDescribe();
+    } finally {
+      for (const a of rolloutActions) a.el.disabled = false;
+      if (origin && !dialog) keepRolloutFocus(origin);
+    }
+  }
+
+  function confirmAbort() {
+    const r = describe && describe.rollout;
+    if (!r) return;
+    const error = errorBox("rollout-abort-error");
+    const confirm = h("button", { type: "button", class: "button danger", "data-testid": "rollout-abort-confirm", text: t("rollout.action.abort") });
+    const content = h(
+      "div",
+      { class: "form" },
+      h("p", { class: "confirm-text", "data-testid": "rollout-abort-question", text: t("rollout.abortQuestion", { revision: r.revision }) }),
+      h("p", { class: "muted", text: t("rollout.abortExplain", { revision: r.revision, stable: r.stable_revision }) }),
+      error.el,
+      h("div", { class: "dialog-actions" }, h("button", { type: "button", class: "button", autofocus: true, text: t("action.cancel"), onclick: () => dialog.close() }), confirm),
+    );
+    const abortButton = rolloutActions.find((a) => a.action === "abort").el;
+    const dialog = openDialog({
+      title: t("rollout.abortTitle", { name }),
+      content,
+      testid: "rollout-abort-dialog",
+      // The dialog gives focus back to the Abort button, unless aborting hid it.
+      onClose: () => {
+        if (abortButton.hidden) keepRolloutFocus();
+      },
+    });
+    confirm.addEventListener("click", async () => {
+      confirm.disabled = true;
+      error.clear();
+      await rolloutAct("abort", { dialog, error });
+      confirm.disabled = false;
+    });
   }
 
   async function loadDescribe() {
+    const n = ++issued;
     try {
-      renderDescribe(await get(base));
+      showDescribe(n, await get(base));
     } catch (err) {
       if (!destroyed && !(err instanceof ApiError && err.status === 401)) say(err.status === 404 && !routeMissing(err) ? t("service.notFound", { name }) : errorText(err), "error");
     }
@@ -282,10 +418,11 @@ export function mount(root, { params, canOperate }) {
     });
     confirm.addEventListener("click", async () => {
       confirm.disabled = true;
+      const n = ++issued;
       try {
         const d = await post(`${base}/scale`, { replicas: Number(replicas.value), reason: reason.value.trim(), actor: "dashboard" });
         dialog.close();
-        renderDescribe(d);
+        showDescribe(n, d);
         say(t("scale.done", { name, to: Number(replicas.value) }));
         live.refresh();
         loadCharts();
@@ -317,8 +454,9 @@ export function mount(root, { params, canOperate }) {
       e.preventDefault();
       if (!reason.value.trim()) return reason.focus();
       submit.disabled = true;
+      const n = ++issued;
       try {
-        renderDescribe(await post(`${base}/pause`, { duration: duration.value || null, reason: reason.value.trim(), actor: "dashboard" }));
+        showDescribe(n, await post(`${base}/pause`, { duration: duration.value || null, reason: reason.value.trim(), actor: "dashboard" }));
         dialog.close();
         say(t("pause.done"));
         live.refresh();
@@ -331,8 +469,9 @@ export function mount(root, { params, canOperate }) {
 
   async function resume() {
     resumeButton.disabled = true;
+    const n = ++issued;
     try {
-      renderDescribe(await post(`${base}/resume`, { actor: "dashboard" }));
+      showDescribe(n, await post(`${base}/resume`, { actor: "dashboard" }));
       say(t("pause.resumed"));
       live.refresh();
       pauseButton.focus();
@@ -377,6 +516,10 @@ export function mount(root, { params, canOperate }) {
     loadDescribe();
     if (Date.now() - lastCharts >= CHART_REFRESH_MS && (range === "15m" || range === "1h")) loadCharts();
   });
+  // A rollout's steps are events: show each at once rather than at the next overview.
+  const offEvent = live.onEvent((e) => {
+    if (e && e.service === name && typeof e.kind === "string" && e.kind.startsWith("rollout_")) loadDescribe();
+  });
   renderOverview(live.overview());
   loadDescribe();
   loadCharts();
@@ -385,9 +528,150 @@ export function mount(root, { params, canOperate }) {
     destroy() {
       destroyed = true;
       offOverview();
+      offEvent();
       for (const c of charts) c.destroy();
     },
   };
+}
+
+/** ``t(key, params)`` as a list of text and nodes: a placeholder whose value is a node
+ * (a revision in <code>, say) is that node, not its text. */
+function tParts(key, params) {
+  const text = t(key, Object.fromEntries(Object.entries(params).filter(([, v]) => !(v instanceof Node))));
+  return text.split(/\{(\w+)\}/).map((part, i) => (i % 2 ? (params[part] instanceof Node ? params[part] : `{${part}}`) : part));
+}
+
+const share = (weight) => fmt.percent(Math.min(100, Math.max(0, Number(weight) || 0)) / 100);
+
+/** A figure's source, as the stats show it: the marker, and its name for screen readers. */
+function sourced(source, ...content) {
+  return h("span", { class: "fig", "data-source": source, title: t(`source.${source}`) }, content, sourceMark(source), h("span", { class: "visually-hidden", text: ` (${t(`source.${source}`)})` }));
+}
+
+function holdText(seconds) {
+  if (seconds === null || seconds === undefined) return t("rollout.hold.manual");
+  if (seconds <= 0) return t("rollout.hold.none");
+  return t("rollout.hold.for", { duration: fmt.duration(seconds) });
+}
+
+/** A check's value in the unit of its bound (``≤ 1%``: a percentage, ``≤ 0.5s``: seconds). */
+function checkValue(v) {
+  if (v.value === null || v.value === undefined) return t("rollout.noData");
+  const bound = String(v.bound || "").trim();
+  if (bound.endsWith("%")) return fmt.percent(v.value / 100);
+  if (/\ds$/.test(bound)) return fmt.seconds(v.value);
+  return fmt.num(v.value, 2);
+}
+
+function rolloutView(r) {
+  const code = (text) => h("code", { text });
+  const ended = r.phase === "promoted" || r.phase === "aborted";
+  const summary = h(
+    "p",
+    { class: "rollout-summary", "data-testid": "rollout-summary" },
+    tParts("rollout.summary", { revision: code(r.revision), stable: code(r.stable_revision) }),
+    " ",
+    h("span", { class: `tag phase-${r.phase}`, "data-testid": "rollout-phase", text: tOr(`rollout.phase.${r.phase}`, r.phase) }),
+    " · ",
+    h("span", { "data-testid": "rollout-strategy", text: tOr(`rollout.strategy.${r.strategy}`, r.strategy) }),
+    h("span", { class: "muted" }, " · ", t("rollout.started", { time: fmt.dateTime(r.started_at * 1000) }), r.ended_at ? [" · ", t("rollout.ended", { time: fmt.dateTime(r.ended_at * 1000) })] : null),
+  );
+
+  // Why it paused or ended: the server's words (English), said in the page's language around them.
+  const reasonKey = { paused: "rollout.reason.paused", aborted: "rollout.reason.aborted", promoted: "rollout.reason.promoted" }[r.phase];
+  const reason =
+    r.reason && reasonKey
+      ? h("p", { class: `notice rollout-reason reason-${r.phase}`, "data-testid": "rollout-reason" }, tParts(reasonKey, { reason: h("span", { lang: "en", text: r.reason }) }))
+      : null;
+
+  const weight = Math.min(100, Math.max(0, Number(r.weight) || 0));
+  const stableBar = h("span", { class: "split-stable" });
+  const newBar = h("span", { class: "split-new" });
+  // Widths through element.style (the CSP forbids style="" attributes, not the CSSOM).
+  stableBar.style.flexGrow = String(100 - weight);
+  newBar.style.flexGrow = String(weight);
+  const split = h(
+    "div",
+    { class: "split", "data-testid": "rollout-split" },
+    h("h3", { text: t("rollout.traffic") }),
+    h("div", { class: "split-bar", "aria-hidden": "true" }, stableBar, newBar),
+    h(
+      "p",
+      { class: "split-legend" },
+      h("span", { class: "split-key", "data-testid": "split-stable" }, h("span", { class: "swatch swatch-stable", "aria-hidden": "true" }), sourced("configured", tParts("rollout.split.stable", { revision: code(r.stable_revision), share: share(100 - weight) }))),
+      h(
+        "span",
+        { class: "split-key", "data-testid": "split-new" },
+        h("span", { class: "swatch swatch-new", "aria-hidden": "true" }),
+        sourced("configured", tParts("rollout.split.new", { revision: code(r.revision), share: share(weight) })),
+      ),
+      ended ? null : h("span", { class: "muted", "data-testid": "rollout-canary-replicas", text: t("rollout.canaryReplicas", { count: fmt.int(r.canary_replicas) }) }),
+    ),
+  );
+
+  const stages = h(
+    "div",
+    { class: "rollout-stages" },
+    h("h3", { id: "rollout-stages-title", text: t("rollout.stages") }),
+    h(
+      "ol",
+      { class: "stages", "data-testid": "rollout-stages", "aria-labelledby": "rollout-stages-title" },
+      (r.stages || []).map((s, i) => {
+        const n = i + 1;
+        const state = n < r.stage ? "done" : n === r.stage ? "current" : "todo";
+        return h(
+          "li",
+          { class: `stage stage-${state}`, "data-testid": "rollout-stage", "data-stage": String(n), "aria-current": state === "current" ? "step" : null },
+          h("span", { class: "stage-label", lang: "en", text: s.label }),
+          state === "current" ? h("span", { class: "tag stage-now", text: ended ? t("rollout.stage.endedHere") : t("rollout.stage.current") }) : null,
+          state === "done" ? h("span", { class: "tag stage-passed", text: t("rollout.stage.done") }) : null,
+          h("span", { class: "stage-figures" }, sourced("configured", t("rollout.stage.weight", { share: share(s.weight) }), " · ", holdText(s.hold_seconds))),
+        );
+      }),
+    ),
+  );
+
+  const m = (r.measurements || []).at(-1);
+  let analysis;
+  if (!m) {
+    analysis = h("p", { class: "muted", "data-testid": "rollout-measurement" }, r.failure_limit === null || r.failure_limit === undefined ? t("rollout.noAnalysis") : t("rollout.noMeasurement"));
+  } else {
+    analysis = h(
+      "div",
+      { "data-testid": "rollout-measurement", "data-verdict": m.verdict },
+      h(
+        "p",
+        { class: "measurement-head" },
+        t("rollout.measuredAt", { time: fmt.dateTime(m.at * 1000), stage: fmt.int((m.stage ?? 0) + 1) }),
+        " ",
+        h("span", { class: `tag verdict-${m.verdict}`, "data-testid": "rollout-verdict", text: tOr(`rollout.verdict.${m.verdict}`, m.verdict) }),
+        r.failure_limit === null || r.failure_limit === undefined ? null : h("span", { class: "muted", text: ` · ${t("rollout.failures", { failures: fmt.int(r.failures), limit: fmt.int(r.failure_limit) })}` }),
+      ),
+      h(
+        "ul",
+        { class: "checks" },
+        (m.values || []).map((v) => {
+          const outcome = v.passed === true ? "passed" : v.passed === false ? "failed" : "no_data";
+          return h(
+            "li",
+            { class: `check check-${outcome}`, "data-testid": "rollout-check" },
+            h("code", { text: v.name }),
+            " ",
+            sourced("measured", h("span", { class: v.value === null || v.value === undefined ? "fig-value muted" : "fig-value", text: checkValue(v) })),
+            v.bound ? h("span", { class: "muted", text: ` ${t("rollout.check.bound", { bound: v.bound })}` }) : null,
+            " ",
+            h("span", { class: `tag verdict-${outcome}`, text: outcome === "passed" ? t("rollout.check.passed") : outcome === "failed" ? t("rollout.check.failed") : t("rollout.noData") }),
+            v.error ? h("span", { class: "check-error wrap", lang: "en", text: ` ${v.error}` }) : null,
+          );
+        }),
+      ),
+    );
+  }
+  return [
+    summary,
+    reason,
+    h("div", { class: "card rollout-card" }, split, stages, h("div", { class: "rollout-analysis" }, h("h3", { text: t("rollout.analysis") }), analysis)),
+  ];
 }
 
 function healthView(body) {
