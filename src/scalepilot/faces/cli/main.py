@@ -101,6 +101,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "recommend_cmd",
         "Recommend CPU and memory per replica from stored history, as robusta krr's [b]simple[/b] strategy does.",
     ),
+    "assess": (
+        "assess_cmd",
+        "assess_cmd",
+        "Grade a repository's infrastructure files (Dockerfiles, docker-compose, Kubernetes manifests, CI "
+        "workflows) per category, with file:line findings and what to write instead.",
+    ),
     "rules": ("rules_cmd", "app", "Check and unit-test Prometheus rule files, as promtool does."),
     "alerts": (
         "alerts_cmd",
