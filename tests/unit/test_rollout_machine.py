@@ -37,8 +37,10 @@ def test_canary_compiles_to_stages_ending_in_all_traffic() -> None:
         (50, 50, MANUAL),
         (100, 100, 30.0),
     ]
+    assert [s.kind for s in p.stages] == ["weight", "pause", "weight", "pause", "all"]
     bg = plan(strategy="blue_green", preview="1m")
     assert [(s.weight, s.scale, s.hold) for s in bg.stages] == [(0, 100, 60.0), (100, 100, 30.0)]
+    assert [s.kind for s in bg.stages] == ["preview", "all"]
     assert [(s.weight, s.hold) for s in plan().stages] == [(100, 30.0)]
 
 

@@ -273,6 +273,7 @@ class RolloutDriver:
             "stages": [
                 {
                     "label": s.label,
+                    "kind": s.kind,
                     "weight": s.weight,
                     "hold_seconds": None if math.isinf(s.hold) else s.hold,
                 }

@@ -34,6 +34,9 @@ class Stage:
     until promoted."""
     label: str
     """How people see it: ``weight 10%``, ``pause 2m``, ``preview``, ``all traffic``."""
+    kind: str = "weight"
+    """``weight``, ``pause``, ``preview`` or ``all``: what made it, for a reader that
+    words it in another language."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,17 +81,17 @@ def compile_plan(settings: RolloutSettings, service: str) -> Plan:
     stages: list[Stage] = []
     if settings.strategy == "blue_green":
         preview = MANUAL if settings.preview == "manual" else float(settings.preview)
-        stages.append(Stage(0, 100, preview, f"preview ({_hold_label(preview)})"))
+        stages.append(Stage(0, 100, preview, f"preview ({_hold_label(preview)})", "preview"))
     else:
         weight = 0
         for step in settings.steps:
             if isinstance(step, PauseStep):
                 hold = MANUAL if step.pause == "manual" else float(step.pause)
-                stages.append(Stage(weight, weight, hold, f"pause {_hold_label(hold)} at {weight}%"))
+                stages.append(Stage(weight, weight, hold, f"pause {_hold_label(hold)} at {weight}%", "pause"))
             else:
                 weight = step.weight
                 stages.append(Stage(weight, weight, 0.0, f"weight {weight}%"))
-    stages.append(Stage(100, 100, float(settings.scale_down_delay), "all traffic"))
+    stages.append(Stage(100, 100, float(settings.scale_down_delay), "all traffic", "all"))
     analysis = compile_analysis(settings.analysis, service) if settings.analysis else None
     return Plan(settings.strategy, tuple(stages), settings.progress_deadline, settings.deadline, analysis)
 

@@ -65,7 +65,8 @@ class ReplicaView(BaseModel):
 
 
 class RolloutStageView(BaseModel):
-    label: str
+    label: str = Field(description="In English, e.g. `pause 2m at 10%`.")
+    kind: str = Field(description="weight, pause, preview or all (all traffic): what the stage is, in any language.")
     weight: int = Field(description="The new version's share of the traffic at this stage, in %.")
     hold_seconds: float | None = Field(description="How long the stage holds once reached; null: until promoted.")
 

@@ -622,7 +622,8 @@ function rolloutView(r) {
         return h(
           "li",
           { class: `stage stage-${state}`, "data-testid": "rollout-stage", "data-stage": String(n), "aria-current": state === "current" ? "step" : null },
-          h("span", { class: "stage-label", lang: "en", text: s.label }),
+          // The kind in the page's language; the server's English label if the kind is unknown.
+          s.kind && tOr(`rollout.stageKind.${s.kind}`, "") ? h("span", { class: "stage-label", text: t(`rollout.stageKind.${s.kind}`) }) : h("span", { class: "stage-label", lang: "en", text: s.label }),
           state === "current" ? h("span", { class: "tag stage-now", text: ended ? t("rollout.stage.endedHere") : t("rollout.stage.current") }) : null,
           state === "done" ? h("span", { class: "tag stage-passed", text: t("rollout.stage.done") }) : null,
           h("span", { class: "stage-figures" }, sourced("configured", t("rollout.stage.weight", { share: share(s.weight) }), " · ", holdText(s.hold_seconds))),
