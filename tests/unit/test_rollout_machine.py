@@ -9,7 +9,7 @@ import pytest
 
 from scalepilot.config.rollout import RolloutSettings
 from scalepilot.control.rollout import advance, command, compile_plan, judge, measure_due, start
-from scalepilot.control.rollout.machine import RolloutCommandError
+from scalepilot.control.rollout.machine import RolloutCommandError, applicable
 from scalepilot.control.rollout.plan import MANUAL, Plan, canary_replicas
 from scalepilot.domain.rollout import Phase, RolloutObservation, RolloutState, Verdict
 
@@ -212,3 +212,27 @@ def test_state_round_trips_through_json() -> None:
     import json
 
     assert RolloutState.from_dict(json.loads(json.dumps(s.to_dict()))) == s
+
+
+@pytest.mark.parametrize(
+    ("analysis", "says"),
+    [
+        ({}, "analysis checks nothing"),
+        ({"max_latency_ratio": 1}, "greater than 1"),
+        ({"checks": [{"name": "latency_ratio", "query": "vector(1)", "max": 1}]}, "built-in checks"),
+        ({"checks": [{"name": "x", "query": "vector(1)"}]}, "cannot fail"),
+        ({"checks": [{"name": "x", "query": "up[5m]", "max": 1}]}, "range vector"),
+    ],
+)
+def test_analysis_settings_that_could_not_work_are_refused(analysis: dict[str, object], says: str) -> None:
+    with pytest.raises(ValueError, match=says):
+        RolloutSettings.model_validate({"analysis": analysis})
+
+
+def test_comparisons_with_stable_are_left_out_at_all_traffic() -> None:
+    p = plan(analysis={"max_error_rate": 1, "max_error_rate_increase": 0.5})
+    assert p.analysis is not None
+    base, versus = p.analysis.checks
+    assert not base.against_stable and versus.against_stable and 'group="stable"' in versus.query
+    assert [applicable(c, 50) for c in p.analysis.checks] == [True, True]
+    assert [applicable(c, 100) for c in p.analysis.checks] == [True, False]

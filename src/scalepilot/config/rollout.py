@@ -25,7 +25,8 @@ so a failed analysis then switches back at once; then the new version is promote
 
 ``analysis`` measures the canary every ``interval`` while it has traffic: the built-in
 checks read the balancer's per-group series (the canary's share of 5xx answers, its
-latency quantile), ``checks`` run any PromQL. A measurement fails when a value is out of
+latency quantile, each on its own or against the stable group's), ``checks`` run any
+PromQL. A measurement fails when a value is out of
 its bounds; more than ``failure_limit`` failures abort the rollout: traffic goes back to
 the stable group and the canary replicas stop. A check with no value (no traffic yet, a
 series not there) follows ``on_no_data``, said explicitly, since "no data" is neither
@@ -111,6 +112,10 @@ class Check(Model):
         return self
 
 
+BUILT_IN = ("error_rate", "latency", "error_rate_increase", "latency_ratio")
+"""The names of the built-in checks, in events and measurements."""
+
+
 class AnalysisSettings(Model):
     interval: PositiveDuration = Field(
         30.0,
@@ -131,7 +136,22 @@ class AnalysisSettings(Model):
         description="Built-in check: the canary's `latency_quantile` request latency, over `window`, as the "
         "balancer measures it. E.g. 500ms.",
     )
-    latency_quantile: float = Field(0.95, gt=0, lt=1, description="Which quantile `max_latency` bounds.")
+    latency_quantile: float = Field(
+        0.95, gt=0, lt=1, description="Which quantile `max_latency` and `max_latency_ratio` bound."
+    )
+    max_error_rate_increase: Percent | None = Field(
+        None,
+        description="Built-in check against the stable group, over the same `window`: the canary's error rate "
+        "may exceed the stable group's by at most this many percentage points. E.g. 0.5%: a canary at 1.2% "
+        "fails beside a stable group at 0.5%, one at 3% passes beside a stable group at 2.8% (a bad "
+        "upstream, not the new version).",
+    )
+    max_latency_ratio: float | None = Field(
+        None,
+        gt=1,
+        description="Built-in check against the stable group: the canary's `latency_quantile` latency may be at "
+        "most this many times the stable group's. E.g. 1.2: no more than 20 % slower than the running version.",
+    )
     checks: list[Check] = Field(default_factory=list, description="More checks, any PromQL.")
     failure_limit: int = Field(
         0,
@@ -147,13 +167,18 @@ class AnalysisSettings(Model):
 
     @model_validator(mode="after")
     def _something_to_check(self) -> AnalysisSettings:
-        if self.max_error_rate is None and self.max_latency is None and not self.checks:
-            raise PydanticCustomError("analysis", "analysis checks nothing: set max_error_rate, max_latency or checks")
+        builtin = (self.max_error_rate, self.max_latency, self.max_error_rate_increase, self.max_latency_ratio)
+        if all(b is None for b in builtin) and not self.checks:
+            raise PydanticCustomError(
+                "analysis",
+                "analysis checks nothing: set max_error_rate, max_latency, max_error_rate_increase, "
+                "max_latency_ratio or checks",
+            )
         names = [c.name for c in self.checks]
-        dup = sorted({n for n in names if names.count(n) > 1} | ({"error_rate", "latency"} & set(names)))
+        dup = sorted({n for n in names if names.count(n) > 1} | (set(BUILT_IN) & set(names)))
         if dup:
             raise PydanticCustomError(
-                "analysis", "check names must be unique and not error_rate or latency (built in): {d}", {"d": dup}
+                "analysis", "check names must be unique and not those of the built-in checks: {d}", {"d": dup}
             )
         return self
 

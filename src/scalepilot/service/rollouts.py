@@ -27,7 +27,7 @@ from scalepilot.adapters.targets import LocalTarget
 from scalepilot.config.rollout import RolloutSettings
 from scalepilot.config.targets import LocalTargetSettings, template_revision
 from scalepilot.control.rollout import advance, command, compile_plan, judge, measure_due, start
-from scalepilot.control.rollout.machine import RolloutCommandError, abort
+from scalepilot.control.rollout.machine import RolloutCommandError, abort, applicable
 from scalepilot.control.rollout.plan import CANARY, STABLE, Plan, canary_replicas
 from scalepilot.domain.clock import Clock, to_ms
 from scalepilot.domain.events import Event, EventKind
@@ -200,8 +200,11 @@ class RolloutDriver:
 
     async def _measure(self, plan: Plan, state: RolloutState, now: float) -> Any:
         assert plan.analysis is not None
-        results: list[tuple[float | None, str]] = []
+        results: list[tuple[float | None, str] | None] = []
         for check in plan.analysis.checks:
+            if not applicable(check, state.weight):
+                results.append(None)
+                continue
             try:
                 result = await self._source.query(check.query, to_ms(now))
             except QueryError as exc:

@@ -76,12 +76,23 @@ def _bound(check: CheckSpec) -> str:
     return f"≥ {check.min:g}{check.unit}"
 
 
-def judge(spec: AnalysisSpec, results: Sequence[tuple[float | None, str]], at: float, stage: int = 0) -> Measurement:
+def applicable(check: CheckSpec, weight: int) -> bool:
+    """Whether ``check`` is measured at the canary's traffic ``weight`` (in %)."""
+    return not check.against_stable or weight < 100
+
+
+def judge(
+    spec: AnalysisSpec, results: Sequence[tuple[float | None, str] | None], at: float, stage: int = 0
+) -> Measurement:
     """A measurement from each check's result, in ``spec.checks`` order: ``(value,
-    error)``, the value None (or NaN) when there is none. Failed if any value is out of
-    its bounds; else no data if any value is missing; else passed."""
+    error)``, the value None (or NaN) when there is none, or None for a check not
+    measured now (see :func:`applicable`). Failed if any value is out of its bounds;
+    else no data if any value is missing; else passed."""
     values = []
-    for check, (value, error) in zip(spec.checks, results, strict=True):
+    for check, result in zip(spec.checks, results, strict=True):
+        if result is None:
+            continue
+        value, error = result
         if value is None or math.isnan(value):  # NaN: 0/0 with no traffic
             values.append(CheckValue(check.name, None, None, error, _bound(check)))
             continue

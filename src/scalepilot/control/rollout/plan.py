@@ -46,6 +46,9 @@ class CheckSpec:
     min: float | None
     max: float | None
     unit: str = ""
+    against_stable: bool = False
+    """Compares with the stable group: measured only while both groups get traffic
+    (with all of it on the new version the stable group has none to compare with)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,22 +99,22 @@ def compile_plan(settings: RolloutSettings, service: str) -> Plan:
     return Plan(settings.strategy, tuple(stages), settings.progress_deadline, settings.deadline, analysis)
 
 
-def _selector(metric: str, service: str, extra: str = "") -> str:
-    return f'{metric}{{service="{service}",group="{CANARY}"{extra}}}'
+def _selector(metric: str, service: str, extra: str = "", group: str = CANARY) -> str:
+    return f'{metric}{{service="{service}",group="{group}"{extra}}}'
 
 
-def error_rate_query(service: str, window: float) -> str:
-    """The canary's 5xx answers as a % of its answers. No 5xx series at all is 0 %, not
+def error_rate_query(service: str, window: float, group: str = CANARY) -> str:
+    """The group's 5xx answers as a % of its answers. No 5xx series at all is 0 %, not
     "no data" (``or vector(0)``); no answers at all is 0/0, NaN: no data."""
     w = format_duration(window)
-    errors = _selector("scalepilot_lb_group_requests_total", service, ',code=~"5.."')
-    every = _selector("scalepilot_lb_group_requests_total", service)
+    errors = _selector("scalepilot_lb_group_requests_total", service, ',code=~"5.."', group)
+    every = _selector("scalepilot_lb_group_requests_total", service, "", group)
     return f"100 * (sum(rate({errors}[{w}])) or vector(0)) / sum(rate({every}[{w}]))"
 
 
-def latency_query(service: str, window: float, quantile: float) -> str:
+def latency_query(service: str, window: float, quantile: float, group: str = CANARY) -> str:
     w = format_duration(window)
-    buckets = _selector("scalepilot_lb_group_request_duration_seconds_bucket", service)
+    buckets = _selector("scalepilot_lb_group_request_duration_seconds_bucket", service, "", group)
     return f"histogram_quantile({quantile:g}, sum by (le) (rate({buckets}[{w}])))"
 
 
@@ -124,5 +127,17 @@ def compile_analysis(settings: AnalysisSettings, service: str) -> AnalysisSpec:
     if settings.max_latency is not None:
         query = latency_query(service, settings.window, settings.latency_quantile)
         checks.append(CheckSpec("latency", query, None, settings.max_latency, "s"))
+    # Against the stable group: a difference and a ratio of the same queries over the same
+    # window. A stable group without traffic (0/0) leaves the check with no data.
+    if settings.max_error_rate_increase is not None:
+        canary, stable = error_rate_query(service, settings.window), error_rate_query(service, settings.window, STABLE)
+        query = f"({canary}) - ({stable})"
+        checks.append(CheckSpec("error_rate_increase", query, None, settings.max_error_rate_increase, " points", True))
+    if settings.max_latency_ratio is not None:
+        q = settings.latency_quantile
+        canary, stable = latency_query(service, settings.window, q), latency_query(service, settings.window, q, STABLE)
+        checks.append(
+            CheckSpec("latency_ratio", f"({canary}) / ({stable})", None, settings.max_latency_ratio, "×", True)
+        )
     checks.extend(CheckSpec(c.name, c.query, c.min, c.max) for c in settings.checks)
     return AnalysisSpec(settings.interval, settings.failure_limit, settings.on_no_data, tuple(checks))
