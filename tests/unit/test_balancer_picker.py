@@ -4,8 +4,9 @@ Covers: no backend → None; sequential picks go round-robin; least-outstanding 
 backend with fewer requests in flight and breaks ties round-robin; ``exclude`` skips the
 failed backend (and a group whose only backend it is); group weights are exact over
 every window (90/10 → 9 to 1 in each 10 picks, interleaved rather than in bursts), for
-three groups too; a group without backends is skipped; a group weighing 0 is used only
-when no weighted group has a backend; groups not named weigh 1; outstanding counts of a
+three groups too, and setting the same weights again does not restart the rotation; a
+group without backends is skipped; a group weighing 0 is used only when no weighted
+group has a backend; groups not named weigh 1; outstanding counts of a
 removed backend stay until released, then vanish; bad input is InvalidBackends.
 """
 
@@ -83,6 +84,18 @@ def test_group_weights_exact_and_interleaved() -> None:
         assert window.count("c1") == 1, window  # one canary pick in every 10
     counts = Counter(sequence)
     assert counts == {"s1": 450, "s2": 450, "c1": 100}
+
+
+def test_setting_the_same_weights_again_keeps_the_rotation() -> None:
+    # A rollout applies its weights every second; at a few requests per second a reset
+    # rotation would never reach the canary's 10 %.
+    p = Picker()
+    p.set_backends(backends("s1", "c1:canary"))
+    sequence = []
+    for _ in range(100):
+        p.set_weights({"stable": 90, "canary": 10})
+        sequence += picks(p, 1)
+    assert sequence.count("c1") == 10
 
 
 def test_three_groups_and_default_weight() -> None:

@@ -64,12 +64,19 @@ class Picker:
     def set_weights(self, weights: Mapping[str, float]) -> None:
         """Weights per group (any non-negative numbers; only ratios matter). A group
         weighing 0 gets traffic only while no positively weighted group has a backend, so a
-        ready backend is never left unused while clients get 503."""
+        ready backend is never left unused while clients get 503.
+
+        The same weights again keep the rotation where it is: a caller that applies its
+        desired state every second (a rollout) must not restart it, or at a low request
+        rate a small weight would never come round (10/90 from scratch gives the 10 its
+        first request at the sixth pick)."""
         for group, w in weights.items():
             if not isinstance(w, int | float) or not math.isfinite(w) or w < 0:
                 raise InvalidBackends(f"weight of group {group!r} must be a finite number >= 0, not {w!r}")
-        self._weights = {g: float(w) for g, w in weights.items()}
-        self._current = {}
+        new = {g: float(w) for g, w in weights.items()}
+        if new != self._weights:
+            self._weights = new
+            self._current = {}
 
     def weight(self, group: str) -> float:
         return self._weights.get(group, DEFAULT_WEIGHT)
