@@ -228,8 +228,10 @@ def test_event_messages_are_written_in_the_pages_language(browser: Any, shop: Se
     open_page(page, shop.base, "events")
 
     def message(kind: str, text: str) -> Any:
+        # Matched in the message alone: the row also shows its time, and "15" is in every
+        # time of the 15th hour.
         rows = page.locator(f'[data-testid="event-row"][data-kind="{kind}"]', has_text=reason)
-        return rows.filter(has_text=text).first.locator(".event-message")
+        return rows.filter(has=page.locator(".event-message", has_text=text)).first.locator(".event-message")
 
     expect(message("manual_scale", reason)).to_have_text(
         re.compile(f"^shop: scaled by hand from {moved} by i18n: {re.escape(reason)}$")
