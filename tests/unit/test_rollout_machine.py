@@ -82,7 +82,8 @@ def test_a_manual_pause_ends_on_promote_then_all_traffic_then_promotion_after_th
     assert d.promote and s.phase is Phase.PROMOTED and s.ended_at == 132.0
     assert d.transitions[-1].kind == "rollout_promoted"
     # Ended: nothing more is asked, commands are refused.
-    assert advance(p, s, obs(ready=10), 200.0) == (advance(p, s, obs(ready=10), 200.0)[0], s)
+    ended, after = advance(p, s, obs(ready=10), 200.0)
+    assert after is s and (ended.weight, ended.canary_replicas, ended.promote, ended.transitions) == (0, 0, False, ())
     with pytest.raises(RolloutCommandError, match="already ended"):
         command(p, s, "abort", 201.0, "bob")
 

@@ -54,24 +54,26 @@ class WeightStep(Model):
     )
 
 
+def _duration_or_manual(v: Any) -> Any:
+    """A hold: a duration (``2m``, or seconds), or ``manual`` (until promoted by hand)."""
+    if v == "manual":
+        return v
+    if isinstance(v, str):
+        try:
+            return parse_duration(v)
+        except ValueError as exc:
+            raise PydanticCustomError("duration", "{e} (or manual)", {"e": str(exc)}) from None
+    if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
+        raise PydanticCustomError("duration", "must be a duration such as 2m, or manual")
+    return float(v)
+
+
 class PauseStep(Model):
     pause: float | Literal["manual"] = Field(
         description="Wait this long (a duration such as 2m), or `manual`: until `scalepilot rollout promote`."
     )
 
-    @field_validator("pause", mode="before")
-    @classmethod
-    def _pause(cls, v: Any) -> Any:
-        if v == "manual":
-            return v
-        if isinstance(v, str):
-            try:
-                return parse_duration(v)
-            except ValueError as exc:
-                raise PydanticCustomError("duration", "{e} (or manual)", {"e": str(exc)}) from None
-        if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
-            raise PydanticCustomError("duration", "must be a duration such as 2m, or manual")
-        return float(v)
+    _pause = field_validator("pause", mode="before")(classmethod(lambda cls, v: _duration_or_manual(v)))
 
 
 def _step_kind(v: Any) -> str | None:
@@ -215,7 +217,7 @@ class RolloutSettings(Model):
     )
     analysis: AnalysisSettings | None = Field(None, description="Measure the canary while it has traffic.")
 
-    _preview = field_validator("preview", mode="before")(classmethod(lambda cls, v: PauseStep._pause(v)))
+    _preview = field_validator("preview", mode="before")(classmethod(lambda cls, v: _duration_or_manual(v)))
 
     @model_validator(mode="after")
     def _strategy_fields(self) -> RolloutSettings:

@@ -32,7 +32,7 @@ from scalepilot.control.rollout.plan import CANARY, STABLE, Plan, canary_replica
 from scalepilot.domain.clock import Clock, to_ms
 from scalepilot.domain.events import Event, EventKind
 from scalepilot.domain.query import MetricSource, QueryError, ResultType
-from scalepilot.domain.rollout import Directive, Phase, RolloutObservation, RolloutState, Transition
+from scalepilot.domain.rollout import Directive, Measurement, Phase, RolloutObservation, RolloutState, Transition
 from scalepilot.domain.store import Store
 from scalepilot.domain.targets import ReplicaState
 
@@ -63,13 +63,14 @@ class RolloutDriver:
         clock: Clock,
     ) -> None:
         """``configured`` is the config file's target. If an earlier run left a rollout
-        unfinished or aborted, :attr:`stable` is the template that was stable then."""
+        unfinished or aborted, :attr:`stable` is the template that was stable then: the
+        one to start the target with."""
         self.service = service
         self.settings = settings
         self._store = store
         self._source = metric_source
         self._clock = clock
-        self.stable = configured
+        self._initial = configured
         self.goal: LocalTargetSettings | None = None
         """The template being rolled out (or whose rollout was aborted)."""
         self.state: RolloutState | None = None
@@ -83,7 +84,7 @@ class RolloutDriver:
             stable = LocalTargetSettings.model_validate(saved["stable"])
             wanted = template_revision(configured)
             if template_revision(stable) != wanted:
-                self.stable = stable.model_copy(update={"replicas": configured.replicas})
+                self._initial = stable.model_copy(update={"replicas": configured.replicas})
                 last = saved.get("state")
                 if isinstance(last, dict) and last.get("phase") == Phase.ABORTED and last.get("revision") == wanted:
                     self.state = RolloutState.from_dict(last)
@@ -94,6 +95,12 @@ class RolloutDriver:
 
     def attach(self, target: LocalTarget, balancer: Balancer) -> None:
         self._target, self._balancer = target, balancer
+
+    @property
+    def stable(self) -> LocalTargetSettings:
+        """The stable group's template: the target's own once attached (a promotion
+        changes it there), else the one to start the target with."""
+        return self._target.settings if self._target is not None else self._initial
 
     async def started(self) -> None:
         """After the target started: begin the rollout an earlier run left unfinished."""
@@ -198,7 +205,7 @@ class RolloutDriver:
             self._record(new_state, directive.transitions)
         await self._apply(directive)
 
-    async def _measure(self, plan: Plan, state: RolloutState, now: float) -> Any:
+    async def _measure(self, plan: Plan, state: RolloutState, now: float) -> Measurement:
         assert plan.analysis is not None
         results: list[tuple[float | None, str] | None] = []
         for check in plan.analysis.checks:
@@ -227,7 +234,7 @@ class RolloutDriver:
             assert self.goal is not None
             await target.promote(CANARY)
             balancer.set_group_weights({})
-            self.stable, self.goal = self.goal, None
+            self.goal = None  # the target's template is the promoted one now
             self._persist()
             return
         if self.state is not None and self.state.phase is Phase.ABORTED:
@@ -260,8 +267,9 @@ class RolloutDriver:
         self._store.put_state(state_key(self.service), doc)
 
     def describe(self) -> dict[str, Any] | None:
-        """The rollout for ``/status`` and ``scalepilot rollout status``; None if none
-        happened since scalepilot started (or was left aborted by an earlier run)."""
+        """The latest rollout, for ``/status``, the API and ``scalepilot rollout status``:
+        one since scalepilot started, or one an earlier run left aborted; None if
+        neither."""
         state, plan = self.state, self.plan
         if state is None or plan is None:
             return None
