@@ -248,6 +248,15 @@ def test_a_scale_reaches_the_stream_the_event_log_and_the_report(server: Server)
     assert summary["replica_hours"] > 0 and summary["covered_seconds"] > 0
     row = next(r for r in report["events"] if r["kind"] == "manual_scale")
     assert (row["from"], row["to"], row["reason"]) == (2, 3, "dashboard test")
+    # Usage and headroom come with it (the minutes may all be younger than the server's
+    # first whole minute, so only the shape and the configured ceiling are sure here);
+    # projections are the CLI's.
+    assert "traffic_rps" in summary["usage"] and summary["headroom"]["ceiling"] == 5
+    assert summary["projections"] == [] and summary["cost"] is None
+    assert isinstance(summary["recommendations"], list)
+    priced = server.get("/api/v1/report", range="1h", service="api", price="2").json()["services"][0]
+    assert priced["cost"]["cost"] == pytest.approx(priced["replica_hours"] * 2)
+    assert server.get("/api/v1/report", range="1h", price="-1").status_code == 422
 
     resp = server.get("/api/v1/report", range="1h", format="csv")
     assert resp.headers["content-type"].startswith("text/csv")

@@ -22,26 +22,18 @@ from fastapi.responses import Response, StreamingResponse
 from scalepilot.adapters.prometheus.params import parse_time
 from scalepilot.config.durations import parse_duration
 from scalepilot.config.models import Service
-from scalepilot.control.dashboard import CHART_SERIES, REPLICAS, chart_queries
+from scalepilot.control.dashboard import CHART_SERIES, chart_queries
 from scalepilot.domain.clock import iso_ms as iso
-from scalepilot.domain.events import Event, EventKind
-from scalepilot.domain.matchers import Matcher, MatchOp
+from scalepilot.domain.events import EventKind
 from scalepilot.domain.query import QueryError
 from scalepilot.service.overview import event_body
+from scalepilot.service.report import SCALING_KINDS, Options, build_report, decision_row
 from scalepilot.service.runtime import Runtime
 
 CHART_POINTS = 240
 MIN_RANGE_S = 300.0
 MAX_RANGE_S = 31 * 86_400.0
 KEEPALIVE_S = 15.0
-SCALING_KINDS = (
-    EventKind.SCALED,
-    EventKind.MANUAL_SCALE,
-    EventKind.SCALE_FAILED,
-    EventKind.AUTOSCALING_PAUSED,
-    EventKind.AUTOSCALING_RESUMED,
-)
-REPORT_EVENT_LIMIT = 10_000
 
 
 def _range(text: str) -> float:
@@ -157,7 +149,7 @@ def dashboard_router(runtime: Runtime) -> APIRouter:
             "series": dict(zip(names, columns, strict=True)),
             "sources": {k: "forecast" if k == "forecast_rps" else "measured" for k in names},
             "queries": {k: queries[k] for k in names},
-            "decisions": [_decision(e) for e in reversed(events)],
+            "decisions": [decision_row(e) for e in reversed(events)],
         }
 
     @router.get("/services/{name}/health", responses=_NO_SERVICE)
@@ -214,53 +206,36 @@ def dashboard_router(runtime: Runtime) -> APIRouter:
         range_: Annotated[str, Query(alias="range", description="How far back: 5m to 31d.")] = "24h",
         service_: Annotated[str | None, Query(alias="service", description="Only this service.")] = None,
         format_: Annotated[str, Query(alias="format", pattern="^(json|csv)$")] = "json",
+        price: Annotated[
+            float | None, Query(ge=0, description="Cost of one replica for an hour (any currency): adds costs.")
+        ] = None,
     ) -> dict[str, Any] | Response:
         """The scaling report: per service, actions, replica-hours and the replica range
-        (measured from the stored replica series), and every scaling event."""
+        (measured from the stored replica series), usage per minute, headroom and
+        recommendations, and every scaling event. Projections (simulated growth) are
+        made by `scalepilot report`, not here."""
         seconds = _range(range_)
-        services = [service(service_)] if service_ is not None else list(runtime.config.services)
+        if service_ is not None:
+            service(service_)
         now = runtime.clock.now()
-        end_ms = round(now * 1000)
-        start_ms = end_ms - round(seconds * 1000)
-        rows = []
-        summary = []
-        for svc in services:
-            found = runtime.store.events(
-                since_ms=start_ms, until_ms=end_ms, kinds=SCALING_KINDS, service=svc.name, limit=REPORT_EVENT_LIMIT
+        options = Options(range_s=seconds, services=[service_] if service_ else (), price=price, project=False)
+        try:
+            built = await build_report(
+                runtime.store, runtime.query_source, runtime.config, now_ms=round(now * 1000), options=options
             )
-            scaling = [_decision(e) for e in reversed(found)]
-            rows += scaling
-            summary.append(
-                {
-                    "service": svc.name,
-                    **await _replica_hours(runtime, svc.name, start_ms, end_ms),
-                    **_action_counts(scaling),
-                }
-            )
-        rows.sort(key=lambda r: r["timestamp_ms"])
-        body = {
-            "generated_at": iso(end_ms),
-            "start": iso(start_ms),
-            "end": iso(end_ms),
-            "range_seconds": seconds,
-            "services": summary,
-            "events": rows,
-            "sources": {
-                "replica_hours": f"measured: {REPLICAS} recorded every dashboard.refresh "
-                f"({runtime.config.dashboard.refresh:g} s), integrated over the time it covers",
-                "events": "the event log",
-            },
-        }
+        except QueryError as exc:
+            raise HTTPException(503, f"reading the store: {exc}") from exc
+        body = built.to_dict()
         if format_ == "json":
             return body
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow(["time", "service", "kind", "from", "to", "actor", "reason"])
-        for r in rows:
+        for r in built.events:
             writer.writerow(
                 [iso(r["timestamp_ms"]), r["service"], r["kind"], r["from"], r["to"], r["actor"], r["reason"]]
             )
-        stamp = iso(end_ms)[:19].replace(":", "").replace("-", "")
+        stamp = iso(built.end_ms)[:19].replace(":", "").replace("-", "")
         return Response(
             out.getvalue(),
             media_type="text/csv; charset=utf-8",
@@ -315,65 +290,3 @@ def dashboard_router(runtime: Runtime) -> APIRouter:
 
 def _sse(event: str, data: str) -> str:
     return f"event: {event}\ndata: {data}\n\n"
-
-
-def _decision(e: Event) -> dict[str, Any]:
-    d = e.details or {}
-    return {
-        "timestamp_ms": e.timestamp_ms,
-        "time": iso(e.timestamp_ms),
-        "service": e.service,
-        "kind": str(e.kind),
-        "from": d.get("from"),
-        "to": d.get("to", d.get("replicas")),
-        # A resume has no reason of its own; its message would only repeat the actor.
-        "reason": d.get("reason") or d.get("error") or ("" if e.kind == EventKind.AUTOSCALING_RESUMED else e.message),
-        "actor": d.get("actor", "autoscaler"),
-    }
-
-
-def _action_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
-    moves = [r for r in rows if r["kind"] in (EventKind.SCALED, EventKind.MANUAL_SCALE)]
-    return {
-        "scaling_actions": len(moves),
-        "scale_ups": sum(1 for r in moves if (r["to"] or 0) > (r["from"] or 0)),
-        "scale_downs": sum(1 for r in moves if (r["to"] or 0) < (r["from"] or 0)),
-        "manual": sum(1 for r in moves if r["kind"] == EventKind.MANUAL_SCALE),
-        "failed": sum(1 for r in rows if r["kind"] == EventKind.SCALE_FAILED),
-    }
-
-
-async def _replica_hours(runtime: Runtime, name: str, start_ms: int, end_ms: int) -> dict[str, Any]:
-    """Replica-hours from the stored ready-replica series: each sample holds until the
-    next, for at most two refresh intervals (one missed tick is bridged); time without
-    samples counts nothing and is reported as not covered rather than guessed."""
-    matchers = [
-        Matcher("__name__", MatchOp.EQ, REPLICAS),
-        Matcher("service", MatchOp.EQ, name),
-        Matcher("state", MatchOp.EQ, "ready"),
-    ]
-    data = await asyncio.to_thread(runtime.store.select, matchers, start_ms, end_ms)
-    hold_ms = round(runtime.config.dashboard.refresh * 1000 * 2)
-    total = 0.0
-    covered_ms = 0
-    low: float | None = None
-    high: float | None = None
-    for series in data:
-        ts = np.asarray(series.timestamps, dtype=np.int64)
-        vals = np.asarray(series.values, dtype=np.float64)
-        keep = np.isfinite(vals)
-        ts, vals = ts[keep], vals[keep]
-        if len(ts) == 0:
-            continue
-        nxt = np.append(ts[1:], min(end_ms, int(ts[-1]) + hold_ms))
-        span = np.minimum(nxt - ts, hold_ms).clip(min=0)
-        total += float((vals * span).sum()) / 3_600_000
-        covered_ms += int(span.sum())
-        low = float(vals.min()) if low is None else min(low, float(vals.min()))
-        high = float(vals.max()) if high is None else max(high, float(vals.max()))
-    return {
-        "replica_hours": round(total, 4),
-        "covered_seconds": covered_ms / 1000,
-        "min_replicas": low,
-        "max_replicas": high,
-    }

@@ -101,6 +101,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "recommend_cmd",
         "Recommend CPU and memory per replica from stored history, as robusta krr's [b]simple[/b] strategy does.",
     ),
+    "report": (
+        "report_cmd",
+        "report_cmd",
+        "The scaling report: usage, headroom, cost and recommendations per service from what scalepilot "
+        "recorded, and what more users would need and cost (simulated).",
+    ),
     "assess": (
         "assess_cmd",
         "assess_cmd",

@@ -1,0 +1,414 @@
+"""``scalepilot report``: the scaling report of a data directory: usage, headroom, cost,
+recommendations, and what growth would need and cost (docs/report.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from scalepilot.adapters.store import SQLiteStore
+from scalepilot.control.report import Growth, Projection, Stats, factor_growth, users_growth
+from scalepilot.domain.store import StoreError
+from scalepilot.faces.cli.common import console, duration_option, load_or_exit, print_error
+from scalepilot.faces.cli.report_plot import render_report_html
+from scalepilot.service.loadtest import ModelFileError, load_capacity_model
+from scalepilot.service.metric_source import EmbeddedMetricSource
+from scalepilot.service.report import Capacity, Options, ScalingReport, ServiceReport, build_report
+
+
+class ReportOutput(StrEnum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+
+
+def _numbers(text: str, option: str) -> list[float]:
+    out = []
+    for part in text.split(","):
+        raw = part.strip().lstrip("×x*").replace("_", "")
+        if not raw:
+            continue
+        try:
+            out.append(float(raw))
+        except ValueError:
+            raise typer.BadParameter(f"not a number: {part.strip()!r}", param_hint=option) from None
+    return out
+
+
+def _growths(users_now: float | None, users: str | None, growth: str | None) -> list[Growth]:
+    if users is not None and users_now is None:
+        raise typer.BadParameter("say how many users made the recorded traffic", param_hint="--users-now")
+    try:
+        out = users_growth(users_now, _numbers(users, "--users")) if users is not None and users_now else []
+        return out + (factor_growth(_numbers(growth, "--growth")) if growth else [])
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--users/--growth") from None
+
+
+def _capacity(model: Path | None, replica_rps: float | None, startup_delay: str | None) -> Capacity | None:
+    delay = duration_option(startup_delay, "--startup-delay") if startup_delay else None
+    if model is not None:
+        try:
+            measured = load_capacity_model(model)
+        except ModelFileError as exc:
+            print_error(f"error: {exc}")
+            raise typer.Exit(1) from None
+        return Capacity(
+            replica_rps or measured.replica_rps,
+            measured.startup_delay if delay is None else delay,
+            f"the capacity model {model}" + (" (replica rps given)" if replica_rps else ""),
+        )
+    if replica_rps is None:
+        return None
+    if not replica_rps > 0:
+        raise typer.BadParameter("must be greater than 0", param_hint="--replica-rps")
+    return Capacity(replica_rps, 60.0 if delay is None else delay, "--replica-rps")
+
+
+def _iso(ms: int | None) -> str:
+    return "-" if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def _n(x: float | None, digits: int = 1) -> str:
+    return "-" if x is None else f"{x:,.{digits}f}"
+
+
+def _stat_row(name: str, s: Stats | None, scale: float = 1.0, digits: int = 1, note: str = "") -> list[str]:
+    if s is None:
+        return [name, "-", "-", "-", note or "no data"]
+    return [name, _n(s.mean * scale, digits), _n(s.p95 * scale, digits), _n(s.max * scale, digits), note]
+
+
+def _above(r: ServiceReport, metric: str) -> str:
+    target = r.facts.targets.get(metric)
+    share = r.usage.above_target.get(metric)
+    if target is None:
+        return ""
+    unit = " %" if metric != "rps" else " req/s"
+    tail = "" if share is None else f"; above it {share * 100:.0f} % of the time"
+    return f"target {target:g}{unit}{tail}"
+
+
+def _cores(n: float) -> str:
+    return "1 core" if n == 1 else f"{n:g} cores"
+
+
+def usage_rows(r: ServiceReport) -> list[list[str]]:
+    u = r.usage
+    mem_note = _above(r, "memory") if r.facts.memory_limit_bytes else "no memory limit set"
+    return [
+        _stat_row("traffic (req/s)", u.traffic_rps),
+        _stat_row("latency p95 (ms)", u.latency_p95_seconds, 1000.0, 0),
+        _stat_row("error ratio (%)", u.error_ratio, 100.0, 2),
+        _stat_row(
+            f"CPU per replica (% of {_cores(r.facts.cpu_limit_cores)})", u.cpu_utilization, note=_above(r, "cpu")
+        ),
+        _stat_row("memory per replica (% of limit)", u.memory_utilization, note=mem_note),
+        _stat_row("req/s per replica", u.rps_per_replica, note=_above(r, "rps")),
+        _stat_row("ready replicas", u.ready_replicas),
+    ]
+
+
+def summary_lines(r: ServiceReport) -> list[str]:
+    rep = r.replicas
+    out = []
+    covered_h = rep["covered_seconds"] / 3600
+    line = f"replica-hours: {rep['replica_hours']:,.2f} over {covered_h:,.1f} h recorded (measured)"
+    if r.cost is not None:
+        line += (
+            f"; cost {r.cost['cost']:,.2f} at {r.cost['price_per_replica_hour']:g} per replica-hour, "
+            f"{r.cost['per_30_days']:,.2f} per 30 days at this rate"
+        )
+    out.append(line)
+    a = r.actions
+    out.append(
+        f"scaling actions: {a['scaling_actions']} ({a['scale_ups']} up, {a['scale_downs']} down, "
+        f"{a['manual']} by hand), {a['failed']} failed"
+    )
+    if r.facts.autoscaling is not None:
+        out.append(
+            f"minutes at max_replicas ({r.facts.autoscaling.max_replicas}): {r.usage.minutes_at_max}; "
+            f"at min_replicas ({r.facts.autoscaling.min_replicas}): {r.usage.minutes_at_min} "
+            f"of {r.usage.covered_minutes}"
+        )
+    h = r.headroom
+    if h.peak_rps is None:
+        out.append("headroom: no traffic recorded")
+    else:
+        line = f"headroom: peak {h.peak_rps:,.1f} req/s at {_iso(h.peak_at_ms)}"
+        if h.ready_at_peak is not None:
+            line += f" on {h.ready_at_peak:g} ready replicas"
+        if h.replica_headroom is not None:
+            line += f"; the ceiling ({h.ceiling}) is {h.replica_headroom:.1f}× that"
+        if h.capacity_rps is not None and h.growth is not None and r.capacity is not None:
+            line += (
+                f"; {h.ceiling} × {h.replica_rps:g} req/s = {h.capacity_rps:,.0f} req/s = {h.growth:.1f}× the peak "
+                f"(capacity from {r.capacity.source})"
+            )
+        out.append(line)
+    return out
+
+
+PROJECTION_COLUMNS = (
+    "growth",
+    "peak req/s",
+    "needs",
+    "policy peak",
+    "violation min",
+    "replica-h",
+    "cost",
+    "oracle replica-h",
+    "oracle cost",
+    "note",
+)
+
+
+def projection_row(p: Projection, priced: bool) -> list[str]:
+    run = p.run
+    note = p.note
+    if p.capped:
+        note = (note + "; " if note else "") + f"needs more than the ceiling ({p.ceiling})"
+    return [
+        p.label,
+        _n(p.peak_rps),
+        str(p.needed_replicas),
+        "-" if p.peak_replicas is None else str(p.peak_replicas),
+        "-" if run is None else _n(run.slo_violation_minutes, 0),
+        "-" if run is None else _n(run.replica_hours, 0),
+        "-" if run is None or not priced else _n(run.cost, 2),
+        _n(p.oracle.replica_hours, 0),
+        _n(p.oracle.cost, 2) if priced else "-",
+        note,
+    ]
+
+
+def _heading(r: ServiceReport) -> str:
+    auto = r.facts.autoscaling
+    if auto is not None:
+        return f"{r.service}: autoscaling ({auto.mode} mode), {auto.min_replicas}–{auto.max_replicas} replicas"
+    if r.facts.replicas is not None:
+        return f"{r.service}: {r.facts.replicas} replicas, no autoscaling"
+    return f"{r.service}: watched only"
+
+
+def print_table(report: ScalingReport, priced: bool) -> None:
+    console.print(
+        f"[b]scaling report[/b] {_iso(report.start_ms)} to {_iso(report.end_ms)} UTC "
+        f"({report.range_s / 86400:g} d), one value per minute",
+        highlight=False,
+    )
+    for r in report.services:
+        console.rule(_heading(r), align="left")
+        table = Table(title="usage (measured)", title_justify="left", header_style="bold")
+        for col in ("figure", "mean", "p95", "max", "note"):
+            table.add_column(col, overflow="fold", justify="right" if col in ("mean", "p95", "max") else "left")
+        for row in usage_rows(r):
+            table.add_row(*row)
+        console.print(table)
+        for line in summary_lines(r):
+            console.print(line, highlight=False, markup=False, soft_wrap=True)
+        if r.projections:
+            proj = Table(title="projected (simulated, per 30 days)", title_justify="left", header_style="bold")
+            for col in PROJECTION_COLUMNS:
+                proj.add_column(col, overflow="fold", justify="left" if col in ("growth", "note") else "right")
+            for p in r.projections:
+                proj.add_row(*projection_row(p, priced))
+            console.print(proj)
+        if r.projection_note:
+            console.print(r.projection_note, style="dim", highlight=False, markup=False, soft_wrap=True)
+        if r.recommendations:
+            rec = Table(title="recommendations", title_justify="left", header_style="bold")
+            for col in ("#", "what to change", "evidence", "source"):
+                rec.add_column(col, overflow="fold")
+            for i, x in enumerate(r.recommendations, 1):
+                rec.add_row(str(i), x.text, x.evidence, x.source)
+            console.print(rec)
+        else:
+            console.print("recommendations: none; nothing in the figures above asks for a change", highlight=False)
+    if not report.services:
+        console.print("no services in the config (or none of those asked for)", style="yellow")
+
+
+def _md_table(header: list[str] | tuple[str, ...], rows: list[list[str]]) -> list[str]:
+    def cell(x: str) -> str:
+        return x.replace("|", "\\|").replace("\n", " ")
+
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
+    return out
+
+
+def to_markdown(report: ScalingReport, priced: bool) -> str:
+    lines = [
+        "# Scaling report",
+        "",
+        f"{_iso(report.start_ms)} to {_iso(report.end_ms)} UTC ({report.range_s / 86400:g} days), one value per "
+        "minute. Usage is measured; projections are simulated.",
+    ]
+    for r in report.services:
+        lines += ["", f"## {_heading(r)}", "", "### Usage (measured)", ""]
+        lines += _md_table(["figure", "mean", "p95", "max", "note"], usage_rows(r))
+        lines += [""] + [f"* {line}" for line in summary_lines(r)]
+        if r.projections:
+            lines += ["", "### Projected (simulated, per 30 days)", ""]
+            lines += _md_table(PROJECTION_COLUMNS, [projection_row(p, priced) for p in r.projections])
+        if r.projection_note:
+            lines += ["", f"_{r.projection_note}_"]
+        lines += ["", "### Recommendations", ""]
+        if r.recommendations:
+            lines += [
+                f"{i}. **{x.text}** — {x.evidence} ({x.source or 'advice'})" for i, x in enumerate(r.recommendations, 1)
+            ]
+        else:
+            lines.append("None: nothing in the figures above asks for a change.")
+    lines += ["", "## Sources", ""] + [f"* {k}: {v}" for k, v in report.sources.items()]
+    return "\n".join(lines) + "\n"
+
+
+def report_cmd(
+    config: Path = typer.Option(
+        Path("scalepilot.yaml"), "-c", "--config", help="scalepilot.yaml: the services, their autoscaling and limits."
+    ),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="Data directory (default: the config's)."),
+    range_: str = typer.Option("7d", "--range", help="How far back to look (up to the data kept)."),
+    service: list[str] = typer.Option([], "--service", "-s", help="Only this service (repeatable)."),
+    model: Path | None = typer.Option(
+        None,
+        "--model",
+        help="A capacity model from [b]scalepilot loadtest -o[/b]: capacity per replica and startup delay.",
+        exists=True,
+        dir_okay=False,
+    ),
+    replica_rps: float | None = typer.Option(
+        None,
+        "--replica-rps",
+        help="Requests/s one replica serves within the SLO (overrides --model's).",
+        show_default=False,
+    ),
+    startup_delay: str | None = typer.Option(
+        None,
+        "--startup-delay",
+        help="Scale-up to ready, for projections (default: the model's, else 60s).",
+        show_default=False,
+    ),
+    price: float | None = typer.Option(
+        None,
+        "--price",
+        help="Cost of one replica for an hour, in any currency: adds costs.",
+        show_default=False,
+    ),
+    users_now: float | None = typer.Option(
+        None,
+        "--users-now",
+        help="How many users made the recorded traffic (scalepilot cannot know).",
+        show_default=False,
+    ),
+    users: str | None = typer.Option(
+        None,
+        "--users",
+        help="User counts to project, comma-separated, e.g. 500,1000 (needs --users-now).",
+        show_default=False,
+    ),
+    growth: str | None = typer.Option(
+        None,
+        "--growth",
+        help="Traffic multiples to project, comma-separated, e.g. 2,5.",
+        show_default=False,
+    ),
+    output: ReportOutput = typer.Option(ReportOutput.table, "-o", "--output", help="table, json or markdown."),
+    plot: Path | None = typer.Option(None, "--plot", help="Write charts of traffic, replicas and projections (.html)."),
+) -> None:
+    """The scaling report: per service, usage, headroom, cost and recommendations from
+    what scalepilot recorded, and what more users would need and cost.
+
+    Usage is measured, one value per minute of the range: traffic, p95 latency, errors,
+    CPU and memory per replica against their limits and targets, replicas, and the
+    minutes at max_replicas. Headroom compares the peak with the ceiling; with a
+    capacity per replica (--model from [b]scalepilot loadtest[/b], --replica-rps, or the
+    config's autoscaling.predictive.replica_rps) also in req/s. Projections replay the
+    recorded traffic × each growth (--users N ÷ --users-now, or --growth) through the
+    service's own autoscaling section in the simulator and through the oracle, per 30
+    days: they are simulated, not measured, and assume load grows in proportion.
+    Recommendations name their evidence. Reads the data directory read-only, so it
+    works next to a running scalepilot. See docs/report.md.
+
+    [b]Examples[/b]
+
+      scalepilot report -c scalepilot.yaml
+
+      scalepilot report --range 14d --model shop-model.yaml --price 0.04 --users-now 120 --users 500,1000
+
+      scalepilot report -s api --replica-rps 50 --growth 2,5 -o markdown > report.md
+
+      scalepilot report --replica-rps 50 --growth 3 --plot report.html
+    """
+    range_s = duration_option(range_, "--range")
+    if range_s < 3600:
+        raise typer.BadParameter("must be at least 1h", param_hint="--range")
+    if price is not None and price < 0:
+        raise typer.BadParameter("must not be negative", param_hint="--price")
+    if plot is not None and plot.suffix.lower() not in (".html", ".htm"):
+        raise typer.BadParameter("only .html plots are written (self-contained SVG)", param_hint="--plot")
+    growths = _growths(users_now, users, growth)
+    capacity = _capacity(model, replica_rps, startup_delay)
+    loaded = load_or_exit(config)
+    names = {s.name for s in loaded.config.services}
+    unknown = [s for s in service if s not in names]
+    if unknown:
+        raise typer.BadParameter(f"no service {', '.join(unknown)} in {config}", param_hint="--service")
+    directory = data_dir or loaded.data_dir()
+    if not directory.exists():
+        print_error(f"error: no data directory at {directory}")
+        raise typer.Exit(1)
+    try:
+        store = SQLiteStore.open(directory, loaded.config.storage, read_only=True)
+    except StoreError as exc:
+        print_error(f"error: cannot open {directory}: {exc}")
+        raise typer.Exit(1) from None
+    options = Options(range_s=range_s, services=service, capacity=capacity, price=price, growths=growths)
+    try:
+        count = len(service) or len(names)
+        report = _build(store, loaded.config, options, count, output is ReportOutput.table)
+    finally:
+        store.close()
+    priced = price is not None
+    if plot is not None:
+        plot.write_text(render_report_html(report), encoding="utf-8")
+    if output is ReportOutput.json:
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+    elif output is ReportOutput.markdown:
+        typer.echo(to_markdown(report, priced), nl=False)
+    else:
+        print_table(report, priced)
+        if plot is not None:
+            console.print(f"plot written to {plot}", highlight=False, soft_wrap=True)
+
+
+def _build(store: SQLiteStore, config: Any, options: Options, services: int, show_progress: bool) -> ScalingReport:
+    source = EmbeddedMetricSource(store)
+    now_ms = int(time.time() * 1000)
+    projected = services * (len(options.growths) + 1) if options.capacity is not None else 0
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not show_progress or not projected,
+    ) as bars:
+        task = bars.add_task("projecting", total=projected)
+
+        def step(label: str) -> None:
+            bars.update(task, advance=1, description=f"projected {label}")
+
+        return asyncio.run(build_report(store, source, config, now_ms=now_ms, options=options, progress=step))

@@ -1,0 +1,143 @@
+"""``scalepilot report --plot``: a self-contained HTML page, inline SVG, no script.
+
+Per service: the recorded traffic and ready replicas over the range (measured), and
+the projected replica-hours per 30 days of each growth, the service's policy beside
+the oracle (simulated). Each chart says which of the two it is.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, datetime
+from itertools import pairwise
+
+import numpy as np
+
+from scalepilot.service.report import ScalingReport, ServiceReport
+
+WIDTH, HEIGHT = 960, 220
+LEFT, RIGHT, TOP, BOTTOM = 60, 60, 10, 24
+MAX_POINTS = 1500
+LOAD, REPLICAS, POLICY, ORACLE = "#d62728", "#7f7f7f", "#1f77b4", "#aec7e8"
+
+
+def _reduce(values: np.ndarray, how: str) -> np.ndarray:
+    if values.size <= MAX_POINTS:
+        return values
+    edges = np.linspace(0, values.size, MAX_POINTS + 1).astype(np.int64)
+    parts = [values[a:b] for a, b in pairwise(edges)]
+    pick = np.nanmax if how == "max" else np.nanmean
+    return np.array([pick(p) if np.isfinite(p).any() else np.nan for p in parts])
+
+
+def _path(values: np.ndarray, y_max: float) -> str:
+    """Gaps (NaN) break the line instead of being drawn as zero."""
+    w, h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    xs = LEFT + np.arange(values.size) / max(values.size - 1, 1) * w
+    out, pen = [], "M"
+    for x, v in zip(xs, values, strict=True):
+        if not np.isfinite(v):
+            pen = "M"
+            continue
+        out.append(f"{pen}{x:.1f},{TOP + h - v / y_max * h:.1f}")
+        pen = "L"
+    return " ".join(out)
+
+
+def _axis_ticks(y_max: float, right_max: float) -> str:
+    h = HEIGHT - TOP - BOTTOM
+    out = []
+    for frac in (0.0, 0.25, 0.5, 0.75, 1.0):
+        y = TOP + h - frac * h
+        out.append(
+            f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eee"/>'
+            f'<text x="{LEFT - 4}" y="{y + 4:.1f}" text-anchor="end">{frac * y_max:,.0f}</text>'
+            f'<text x="{WIDTH - RIGHT + 4}" y="{y + 4:.1f}">{frac * right_max:,.1f}</text>'
+        )
+    return "".join(out)
+
+
+def _svg(body: str) -> str:
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" font-size="11" '
+        f'font-family="sans-serif">{body}</svg>'
+    )
+
+
+def _measured(r: ServiceReport) -> str:
+    m = r.minutes
+    if m is None or not np.isfinite(m["load_rps"]).any():
+        return "<p>No traffic recorded in the range.</p>"
+    load = _reduce(m["load_rps"], "max")
+    ready = _reduce(m["replicas_ready"], "mean")
+    y_max = float(np.nanmax(load)) * 1.05 or 1.0
+    r_max = (float(np.nanmax(ready)) if np.isfinite(ready).any() else 1.0) * 1.05 or 1.0
+    fmt = "%Y-%m-%d %H:%M"
+    start = datetime.fromtimestamp(m.start_ms / 1000, UTC).strftime(fmt)
+    end = datetime.fromtimestamp(m.start_ms / 1000 + (m.size - 1) * m.step_s, UTC).strftime(fmt)
+    body = (
+        _axis_ticks(y_max, r_max)
+        + f'<path d="{_path(ready * (y_max / r_max), y_max)}" fill="none" stroke="{REPLICAS}" stroke-dasharray="4 3"/>'
+        + f'<path d="{_path(load, y_max)}" fill="none" stroke="{LOAD}"/>'
+        + f'<text x="{LEFT}" y="{HEIGHT - 6}">{start}</text>'
+        + f'<text x="{WIDTH - RIGHT}" y="{HEIGHT - 6}" text-anchor="end">{end}</text>'
+        + f'<text x="4" y="{TOP + 10}">req/s</text>'
+        + f'<text x="{WIDTH - 4}" y="{TOP + 10}" text-anchor="end">replicas</text>'
+    )
+    legend = (
+        f'<span style="color:{LOAD}">━ traffic (req/s, peak per point)</span> · '
+        f'<span style="color:{REPLICAS}">┅ ready replicas (right axis)</span>'
+    )
+    return f"<h3>Recorded (measured)</h3><p>{legend}</p>{_svg(body)}"
+
+
+def _projected(r: ServiceReport) -> str:
+    if not r.projections:
+        return f"<p>{html.escape(r.projection_note)}</p>" if r.projection_note else ""
+    bars = []
+    values = [(p.run.replica_hours if p.run else 0.0, p.oracle.replica_hours) for p in r.projections]
+    top = max(max(a, b) for a, b in values) * 1.15 or 1.0
+    h = HEIGHT - TOP - BOTTOM
+    slot = (WIDTH - LEFT - RIGHT) / len(values)
+    width = min(60.0, slot / 3)
+    for i, (p, (mine, best)) in enumerate(zip(r.projections, values, strict=True)):
+        x = LEFT + i * slot + slot / 2 - width
+        for k, (value, colour) in enumerate(((mine, POLICY), (best, ORACLE))):
+            if k == 0 and p.run is None:
+                continue
+            bh = value / top * h
+            bx = x + k * width
+            bars.append(
+                f'<rect x="{bx:.1f}" y="{TOP + h - bh:.1f}" width="{width - 2:.1f}" height="{bh:.1f}" fill="{colour}">'
+                f"<title>{html.escape(p.label)}: {value:,.0f} replica-hours</title></rect>"
+                f'<text x="{bx + width / 2:.1f}" y="{TOP + h - bh - 3:.1f}" text-anchor="middle">{value:,.0f}</text>'
+            )
+        viol = "" if p.run is None else f" · {p.run.slo_violation_minutes:,.0f} violation min"
+        bars.append(
+            f'<text x="{LEFT + i * slot + slot / 2:.1f}" y="{HEIGHT - 6}" text-anchor="middle">'
+            f"{html.escape(p.label)}{viol}</text>"
+        )
+    ticks = "".join(
+        f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{TOP + h - f * h:.1f}" y2="{TOP + h - f * h:.1f}" stroke="#eee"/>'
+        f'<text x="{LEFT - 4}" y="{TOP + h - f * h + 4:.1f}" text-anchor="end">{f * top:,.0f}</text>'
+        for f in (0.0, 0.25, 0.5, 0.75, 1.0)
+    )
+    legend = (
+        f'<span style="color:{POLICY}">■ {html.escape(r.projections[0].policy)}</span> · '
+        f'<span style="color:{ORACLE}">■ oracle (lower bound)</span>'
+    )
+    return (
+        f"<h3>Projected replica-hours per 30 days (simulated)</h3><p>{legend}. "
+        f"{html.escape(r.projection_note)}.</p>{_svg(ticks + ''.join(bars))}"
+    )
+
+
+def render_report_html(report: ScalingReport) -> str:
+    start = datetime.fromtimestamp(report.start_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+    end = datetime.fromtimestamp(report.end_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+    sections = "".join(f"<h2>{html.escape(r.service)}</h2>{_measured(r)}{_projected(r)}" for r in report.services)
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>scalepilot report</title>'
+        "<style>body{font-family:sans-serif;margin:1em 2em}h2{margin-top:1.5em}h3{font-size:14px}</style>"
+        f"</head><body><h1>scalepilot scaling report</h1><p>{start} to {end} UTC.</p>{sections}</body></html>\n"
+    )
