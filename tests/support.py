@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import numpy as np
 import pytest
+
+from scalepilot.adapters.store import SQLiteStore
+from scalepilot.config.models import StorageSettings
+from scalepilot.domain.events import Event, EventKind
+from scalepilot.domain.labels import make_labels
 
 T = TypeVar("T")
 
@@ -120,3 +126,39 @@ def instant_query(base: str, expr: str) -> list[dict[str, Any]]:
     assert body["status"] == "success", body
     result: list[dict[str, Any]] = body["data"]["result"]
     return result
+
+
+def backfill_scaled_service(data: Path, now_s: int, *, hours: int = 6, step_s: int = 15) -> None:
+    """A data directory with ``hours`` of the service ``api``'s recorded life, ending a
+    minute before ``now_s``, one sample every ``step_s``: 20 req/s on 2 ready replicas
+    for the first half, then 40 req/s on 4 (desired 4 too); half a core per replica in
+    the process CPU counter; and the scale-up between the halves as a ``scaled`` event.
+    The scaling report's tests (CLI, API, dashboard) read it back."""
+    switch_s = now_s - hours * 3600 // 2
+    store = SQLiteStore.open(data, StorageSettings())
+    try:
+        times = np.arange(now_s - hours * 3600, now_s - 59, step_s, dtype=np.int64)
+        late = times >= switch_s
+        rps = np.where(late, 40.0, 20.0)
+        replicas = np.where(late, 4.0, 2.0)
+        columns = [np.cumsum(rps * step_s), replicas, replicas, np.cumsum(replicas * 0.5 * step_s)]
+        ids = store.series_ids(
+            [
+                make_labels("scalepilot_lb_requests_total", {"service": "api", "code": "200"}),
+                make_labels("scalepilot_service_replicas", {"service": "api", "state": "ready"}),
+                make_labels("scalepilot_service_replicas", {"service": "api", "state": "desired"}),
+                make_labels("scalepilot_process_cpu_seconds_total", {"service": "api", "replica": "0", "pid": "9"}),
+            ]
+        )
+        for lo in range(0, times.size, 2000):
+            ts = (times[lo : lo + 2000] * 1000).tolist()
+            n = len(ts)
+            store.append(
+                [i for i in ids for _ in range(n)],
+                ts * len(ids),
+                np.concatenate([c[lo : lo + n] for c in columns]).tolist(),
+            )
+        details = {"from": 2, "to": 4, "reason": "cpu above target"}
+        store.add_event(Event(switch_s * 1000, EventKind.SCALED, "scaled api 2 → 4", "api", details))
+    finally:
+        store.close()

@@ -23,19 +23,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
-from scalepilot.adapters.store import SQLiteStore
-from scalepilot.config.models import StorageSettings
-from scalepilot.domain.events import Event, EventKind
-from scalepilot.domain.labels import make_labels
+from tests.support import backfill_scaled_service
 
 SCALEPILOT = [sys.executable, "-m", "scalepilot", "report"]
 NOW_S = int(time.time()) // 60 * 60
 STEP_S = 15
 HOURS = 6
-SWITCH_S = NOW_S - 3 * 3600  # 2 → 4 replicas, 20 → 40 req/s
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -47,42 +42,7 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
 def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("report")
     data = root / "data"
-    store = SQLiteStore.open(data, StorageSettings())
-    try:
-        times = np.arange(NOW_S - HOURS * 3600, NOW_S - 59, STEP_S, dtype=np.int64)
-        late = times >= SWITCH_S
-        rps = np.where(late, 40.0, 20.0)
-        replicas = np.where(late, 4.0, 2.0)
-        requests = np.cumsum(rps * STEP_S)
-        cpu = np.cumsum(replicas * 0.5 * STEP_S)  # half a core per replica
-        ids = store.series_ids(
-            [
-                make_labels("scalepilot_lb_requests_total", {"service": "api", "code": "200"}),
-                make_labels("scalepilot_service_replicas", {"service": "api", "state": "ready"}),
-                make_labels("scalepilot_service_replicas", {"service": "api", "state": "desired"}),
-                make_labels("scalepilot_process_cpu_seconds_total", {"service": "api", "replica": "0", "pid": "9"}),
-            ]
-        )
-        for lo in range(0, times.size, 2000):
-            ts = (times[lo : lo + 2000] * 1000).tolist()
-            n = len(ts)
-            columns = [requests, replicas, replicas, cpu]
-            store.append(
-                [i for i in ids for _ in range(n)],
-                ts * len(ids),
-                np.concatenate([c[lo : lo + n] for c in columns]).tolist(),
-            )
-        store.add_event(
-            Event(
-                SWITCH_S * 1000,
-                EventKind.SCALED,
-                "scaled api 2 → 4",
-                "api",
-                {"from": 2, "to": 4, "reason": "cpu above target"},
-            )
-        )
-    finally:
-        store.close()
+    backfill_scaled_service(data, NOW_S, hours=HOURS, step_s=STEP_S)
     path = root / "scalepilot.yaml"
     path.write_text(
         f"""

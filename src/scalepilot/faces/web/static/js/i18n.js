@@ -63,6 +63,13 @@ export function t(key, params) {
   return text;
 }
 
+/** ``t(key, params)`` as a list of text and nodes: a placeholder whose value is a node
+ * (a revision in <code>, a marked figure) is that node, not its text. */
+export function tParts(key, params) {
+  const text = t(key, Object.fromEntries(Object.entries(params).filter(([, v]) => !(v instanceof Node))));
+  return text.split(/\{(\w+)\}/).map((part, i) => (i % 2 ? (params[part] instanceof Node ? params[part] : `{${part}}`) : part));
+}
+
 /** ``t(key)`` when the catalog has it, else ``other`` (for values the server names). */
 export function tOr(key, other) {
   return strings[key] ?? fallback[key] ?? other;

@@ -52,6 +52,13 @@ export function sourceTitle(source, query) {
   return query ? `${name} · ${query}` : name;
 }
 
+/** ``content`` (text, a node, or a list of them) marked with where it comes from
+ * (measured, configured, simulated…), for sight and for screen readers; ``detail`` adds
+ * to the source's name in the tooltip. */
+export function sourced(source, content, detail) {
+  return h("span", { class: "fig", "data-source": source, title: sourceTitle(source, detail) }, content, sourceMark(source), h("span", { class: "visually-hidden", text: ` (${tOr(`source.${source}`, source)})` }));
+}
+
 /** A figure: its value and its source marker, the query in the tooltip. */
 export function figure(testid) {
   const value = h("span", { class: "fig-value" });

@@ -1,13 +1,14 @@
 // #/report : the scaling report for a range (and optionally one service), with JSON and
-// CSV downloads. A plain link cannot carry the token, so downloads are fetched and
+// CSV downloads: per service the summary, then its usage, headroom and recommendations
+// (projections are the CLI's, `scalepilot report`), and the scaling events. A plain link cannot carry the token, so downloads are fetched and
 // handed to the browser as a Blob URL.
 
 import { ApiError, get, qs, request } from "../api.js";
 import { h, replace } from "../dom.js";
 import * as fmt from "../format.js";
-import { t, tOr } from "../i18n.js";
+import { t, tOr, tParts } from "../i18n.js";
 import * as live from "../stream.js";
-import { errorText, markReady, notice, rangeOptions, routeMissing, select, sourceMark, sourceTitle } from "../widgets.js";
+import { errorText, markReady, notice, rangeOptions, routeMissing, select, sourceMark, sourced, sourceTitle } from "../widgets.js";
 
 const SUMMARY = [
   ["service", (s) => h("a", { href: `#/service/${encodeURIComponent(s.service)}`, text: s.service })],
@@ -19,6 +20,18 @@ const SUMMARY = [
   ["replicaHours", (s) => h("span", { class: "fig", "data-source": "measured", title: sourceTitle("measured") }, fmt.num(s.replica_hours, 2), sourceMark("measured"))],
   ["replicaRange", (s) => (s.min_replicas === null || s.min_replicas === undefined ? fmt.DASH : `${fmt.int(s.min_replicas)}–${fmt.int(s.max_replicas)}`)],
   ["covered", (s) => fmt.duration(s.covered_seconds)],
+];
+
+// The usage table's rows: the figure's catalog key, its field in ``usage``, how a value
+// is written, and the note (the autoscaling target behind it, the minutes at the limits).
+const USAGE = [
+  ["traffic", "traffic_rps", fmt.rps, () => null],
+  ["latency", "latency_p95_seconds", (v) => t("unit.ms", { value: fmt.num(v * 1000, 1) }), () => null],
+  ["errors", "error_ratio", fmt.percent, () => null],
+  ["cpu", "cpu_utilization_percent", (v) => fmt.percent(v / 100), (s) => targetNote(s, "cpu", (v) => fmt.percent(v / 100))],
+  ["memory", "memory_utilization_percent", (v) => fmt.percent(v / 100), (s) => targetNote(s, "memory", (v) => fmt.percent(v / 100))],
+  ["rpsPerReplica", "rps_per_replica", fmt.rps, (s) => targetNote(s, "rps", fmt.rps)],
+  ["ready", "ready_replicas", (v) => fmt.num(v, 1), limitsNote],
 ];
 
 export function mount(root, { params }) {
@@ -88,6 +101,7 @@ export function mount(root, { params }) {
         ),
         r.sources && r.sources.replica_hours ? h("p", { class: "hint" }, sourceMark("measured"), " ", t("report.replicaHoursSource")) : null,
       ),
+      services.filter((s) => s.usage).map(detail),
       h(
         "section",
         { class: "section" },
@@ -154,4 +168,94 @@ export function mount(root, { params }) {
       destroyed = true;
     },
   };
+}
+
+function targetNote(s, metric, format) {
+  const target = (s.configured && s.configured.targets ? s.configured.targets : {})[metric];
+  if (target === null || target === undefined) return null;
+  const above = (s.usage.above_target || {})[metric];
+  const shown = sourced("configured", format(target));
+  return above === null || above === undefined ? tParts("report.usage.target", { target: shown }) : tParts("report.usage.targetAbove", { target: shown, above: sourced("measured", fmt.percent(above)) });
+}
+
+function limitsNote(s) {
+  const c = s.configured || {};
+  if (!c.autoscaling) return null;
+  const minutes = (n) => sourced("measured", fmt.duration((n || 0) * 60));
+  return tParts("report.usage.atLimits", { max: sourced("configured", fmt.int(c.ceiling)), atMax: minutes(s.usage.minutes_at_max), min: sourced("configured", fmt.int(c.min_replicas)), atMin: minutes(s.usage.minutes_at_min) });
+}
+
+function configuredText(c) {
+  if (c.autoscaling) return t("report.configured.autoscaling", { min: fmt.int(c.min_replicas), max: fmt.int(c.ceiling) });
+  if (c.ceiling !== null && c.ceiling !== undefined) return t("report.configured.fixed", { count: fmt.int(c.ceiling) });
+  return t("report.configured.none");
+}
+
+function headroomText(room, capacity) {
+  if (room.peak_rps === null || room.peak_rps === undefined) return [t("report.headroom.none")];
+  const params = { peak: sourced("measured", fmt.rps(room.peak_rps)), time: fmt.dateTime(room.peak_at_ms, { seconds: false }), ready: sourced("measured", fmt.num(room.ready_at_peak, 1)), ceiling: sourced("configured", fmt.int(room.ceiling)), room: fmt.num(room.replica_headroom, 2) };
+  let key = "report.headroom.peak";
+  if (room.replica_headroom !== null && room.replica_headroom !== undefined) key = room.replica_headroom > 1 ? "report.headroom.replicas" : "report.headroom.atCeiling";
+  const out = tParts(key, params);
+  if (room.capacity_rps !== null && room.capacity_rps !== undefined) {
+    const from = capacity && capacity.source ? capacity.source : "";
+    out.push(" ", ...tParts("report.headroom.capacity", { replicaRps: sourced("configured", fmt.rps(room.replica_rps), from), capacity: sourced("configured", fmt.rps(room.capacity_rps), from), growth: fmt.num(room.growth, 2) }));
+  }
+  return out;
+}
+
+function recommendation(r) {
+  const sources = r.source ? r.source.split(" and ") : [];
+  return h(
+    "li",
+    { class: "rec", "data-testid": "report-recommendation", "data-kind": r.kind, "data-source": r.source || null },
+    h(
+      "div",
+      { class: "rec-head" },
+      h("span", { class: "tag", "data-testid": "rec-kind", text: tOr(`report.rec.kind.${r.kind}`, r.kind) }),
+      sources.length ? h("span", { class: "rec-source", "data-testid": "rec-source", title: sources.map((x) => sourceTitle(x)).join(" · ") }, sources.map((x) => h("span", { class: "legend-item" }, sourceMark(x), tOr(`source.${x}`, x)))) : null,
+    ),
+    h("p", { class: "rec-text wrap", lang: "en", "data-testid": "rec-text", text: r.text }),
+    h("p", { class: "hint wrap", "data-testid": "rec-evidence" }, `${t("report.rec.evidence")} `, h("span", { lang: "en", text: r.evidence })),
+  );
+}
+
+/** One service's usage, headroom and recommendations (``GET /api/v1/report``'s new keys). */
+function detail(s) {
+  const u = s.usage;
+  const recs = s.recommendations || [];
+  const col = (k) => t(`report.usage.col.${k}`);
+  return h(
+    "section",
+    { class: "section report-detail", "data-testid": "report-detail", "data-service": s.service },
+    h("h2", { text: t("report.detail", { service: s.service }) }),
+    s.configured ? h("p", { class: "hint", "data-testid": "report-configured" }, sourceMark("configured"), configuredText(s.configured)) : null,
+    h("h3", { text: t("report.usage") }),
+    h(
+      "div",
+      { class: "table-wrap" },
+      h(
+        "table",
+        { class: "table stack", "data-testid": "report-usage" },
+        h("thead", {}, h("tr", {}, ["figure", "mean", "p95", "max", "note"].map((k) => h("th", { scope: "col", text: col(k) })))),
+        h(
+          "tbody",
+          {},
+          USAGE.map(([key, field, format, note]) => {
+            const st = u[field];
+            const cells = st
+              ? ["mean", "p95", "max"].map((k) => h("td", { "data-label": col(k), "data-testid": `usage-${k}` }, sourced("measured", format(st[k]))))
+              : [h("td", { colspan: "3", class: "muted", "data-label": col("mean"), "data-testid": "usage-none", text: t("report.usage.noData") })];
+            return h("tr", { "data-testid": "usage-row", "data-figure": key }, h("td", { class: "usage-figure", "data-label": col("figure"), text: t(`report.usage.${key}`) }), cells, h("td", { "data-label": col("note"), class: "wrap", "data-testid": "usage-note" }, h("span", {}, note(s))));
+          }),
+        ),
+      ),
+    ),
+    h("p", { class: "hint" }, sourceMark("measured"), t("report.usage.covered", { minutes: fmt.duration((u.covered_minutes || 0) * 60) })),
+    h("h3", { text: t("report.headroom") }),
+    h("p", { class: "wrap", "data-testid": "report-headroom" }, s.headroom ? headroomText(s.headroom, s.capacity) : t("report.headroom.none")),
+    h("h3", {}, t("report.recommendations"), " ", h("span", { class: "count-pill", text: fmt.int(recs.length) })),
+    recs.length ? h("ul", { class: "recs", "data-testid": "report-recommendations" }, recs.map(recommendation)) : h("p", { class: "muted", "data-testid": "report-no-recommendations", text: t("report.noRecommendations") }),
+    h("p", { class: "hint", "data-testid": "report-projections" }, tParts("report.projections", { command: h("code", { text: "scalepilot report" }) })),
+  );
 }

@@ -7,9 +7,9 @@ import { chart, tickFormat } from "../charts.js";
 import { errorBox, field, openDialog } from "../dialog.js";
 import { clear, h, replace, setText } from "../dom.js";
 import * as fmt from "../format.js";
-import { t, tOr } from "../i18n.js";
+import { t, tOr, tParts } from "../i18n.js";
 import * as live from "../stream.js";
-import { FIGURES, errorText, routeMissing, figure, markReady, notice, rangeOptions, sourceMark, statusBadge, updateStatus } from "../widgets.js";
+import { FIGURES, errorText, routeMissing, figure, markReady, notice, rangeOptions, sourceMark, sourced, statusBadge, updateStatus } from "../widgets.js";
 
 const CHART_REFRESH_MS = 15000;
 
@@ -534,19 +534,7 @@ export function mount(root, { params, canOperate }) {
   };
 }
 
-/** ``t(key, params)`` as a list of text and nodes: a placeholder whose value is a node
- * (a revision in <code>, say) is that node, not its text. */
-function tParts(key, params) {
-  const text = t(key, Object.fromEntries(Object.entries(params).filter(([, v]) => !(v instanceof Node))));
-  return text.split(/\{(\w+)\}/).map((part, i) => (i % 2 ? (params[part] instanceof Node ? params[part] : `{${part}}`) : part));
-}
-
 const share = (weight) => fmt.percent(Math.min(100, Math.max(0, Number(weight) || 0)) / 100);
-
-/** A figure's source, as the stats show it: the marker, and its name for screen readers. */
-function sourced(source, ...content) {
-  return h("span", { class: "fig", "data-source": source, title: t(`source.${source}`) }, content, sourceMark(source), h("span", { class: "visually-hidden", text: ` (${t(`source.${source}`)})` }));
-}
 
 function holdText(seconds) {
   if (seconds === null || seconds === undefined) return t("rollout.hold.manual");
@@ -626,7 +614,7 @@ function rolloutView(r) {
           s.kind && tOr(`rollout.stageKind.${s.kind}`, "") ? h("span", { class: "stage-label", text: t(`rollout.stageKind.${s.kind}`) }) : h("span", { class: "stage-label", lang: "en", text: s.label }),
           state === "current" ? h("span", { class: "tag stage-now", text: ended ? t("rollout.stage.endedHere") : t("rollout.stage.current") }) : null,
           state === "done" ? h("span", { class: "tag stage-passed", text: t("rollout.stage.done") }) : null,
-          h("span", { class: "stage-figures" }, sourced("configured", t("rollout.stage.weight", { share: share(s.weight) }), " · ", holdText(s.hold_seconds))),
+          h("span", { class: "stage-figures" }, sourced("configured", [t("rollout.stage.weight", { share: share(s.weight) }), " · ", holdText(s.hold_seconds)])),
         );
       }),
     ),
