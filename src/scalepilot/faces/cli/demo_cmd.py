@@ -106,7 +106,8 @@ def _print_summary(s: DemoSummary, plan: DemoPlan, data_dir: Path) -> None:
     console.print(table)
     console.print(
         f"Everything is stored in {data_dir}: try [bold]scalepilot explain shop --data-dir {data_dir}[/bold] "
-        f"or [bold]scalepilot events --data-dir {data_dir}[/bold].",
+        f"or [bold]scalepilot events --data-dir {data_dir}[/bold], and the scaling report: "
+        f"[bold]scalepilot report -c {data_dir / 'demo.yaml'} --range 1h[/bold].",
         highlight=False,
     )
 

@@ -16,6 +16,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from scalepilot.adapters.store import SQLiteStore
+from scalepilot.config.durations import format_duration
 from scalepilot.control.report import Growth, Projection, Stats, factor_growth, users_growth
 from scalepilot.domain.store import StoreError
 from scalepilot.faces.cli.common import console, duration_option, load_or_exit, print_error
@@ -121,8 +122,8 @@ def usage_rows(r: ServiceReport) -> list[list[str]]:
 def summary_lines(r: ServiceReport) -> list[str]:
     rep = r.replicas
     out = []
-    covered_h = rep["covered_seconds"] / 3600
-    line = f"replica-hours: {rep['replica_hours']:,.2f} over {covered_h:,.1f} h recorded (measured)"
+    covered = format_duration(round(rep["covered_seconds"]))
+    line = f"replica-hours: {rep['replica_hours']:,.2f} over {covered} recorded (measured)"
     if r.cost is not None:
         line += (
             f"; cost {r.cost['cost']:,.2f} at {r.cost['price_per_replica_hour']:g} per replica-hour, "
@@ -203,7 +204,7 @@ def _heading(r: ServiceReport) -> str:
 def print_table(report: ScalingReport, priced: bool) -> None:
     console.print(
         f"[b]scaling report[/b] {_iso(report.start_ms)} to {_iso(report.end_ms)} UTC "
-        f"({report.range_s / 86400:g} d), one value per minute",
+        f"({format_duration(report.range_s)}), one value per minute",
         highlight=False,
     )
     for r in report.services:
@@ -251,7 +252,7 @@ def to_markdown(report: ScalingReport, priced: bool) -> str:
     lines = [
         "# Scaling report",
         "",
-        f"{_iso(report.start_ms)} to {_iso(report.end_ms)} UTC ({report.range_s / 86400:g} days), one value per "
+        f"{_iso(report.start_ms)} to {_iso(report.end_ms)} UTC ({format_duration(report.range_s)}), one value per "
         "minute. Usage is measured; projections are simulated.",
     ]
     for r in report.services:
