@@ -25,12 +25,17 @@ from typing import Any
 
 import pytest
 
+from scalepilot.adapters.store import SQLiteStore
+from scalepilot.config.models import StorageSettings
+from scalepilot.domain.events import Event, EventKind
 from tests.support import backfill_scaled_service
 
 SCALEPILOT = [sys.executable, "-m", "scalepilot", "report"]
 NOW_S = int(time.time()) // 60 * 60
 STEP_S = 15
 HOURS = 6
+STARTS = (4.0, 5.0, 6.0, 30.0)
+"""Replica starts recorded (start to ready, seconds): the projections' startup delay is their median."""
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -43,6 +48,15 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("report")
     data = root / "data"
     backfill_scaled_service(data, NOW_S, hours=HOURS, step_s=STEP_S)
+    store = SQLiteStore.open(data, StorageSettings())
+    try:
+        for i, startup_s in enumerate(STARTS):
+            at_ms = (NOW_S - 3 * 3600 + 10 + i) * 1000
+            store.add_event(
+                Event(at_ms, EventKind.REPLICA_READY, "ready", "api", {"replica": i, "startup_s": startup_s})
+            )
+    finally:
+        store.close()
     path = root / "scalepilot.yaml"
     path.write_text(
         f"""
@@ -97,6 +111,9 @@ def test_measured_figures_and_cost(full: dict[str, Any]) -> None:
 
 def test_projections(full: dict[str, Any]) -> None:
     api = service(full, "api")
+    cap = api["capacity"]
+    assert cap["replica_rps"] == 10 and cap["source"] == "--replica-rps"
+    assert cap["startup_delay_seconds"] == 5.5 and cap["startup_source"] == "measured: the median of 4 replica starts"
     rows = {p["label"]: p for p in api["projections"]}
     assert list(rows) == ["today", "200 users", "×3"]
     today, users, tripled = rows["today"], rows["200 users"], rows["×3"]
@@ -104,9 +121,9 @@ def test_projections(full: dict[str, Any]) -> None:
     assert today["needed_replicas"] == 4 and not today["capped"]
     assert tripled["needed_replicas"] == 12 and tripled["capped"]
     assert tripled["per_30_days"]["slo_violation_minutes"] > 0  # max_replicas 4 cannot carry 120 req/s
-    # The step from 20 to 40 req/s waits one startup delay (60 s) for its replicas: one
-    # minute in the six hours recorded, ×120 for 30 days.
-    assert round(today["per_30_days"]["slo_violation_minutes"] * HOURS * 60 / (30 * 1440)) == 1
+    # Replicas ready 5.5 s after the decision carry the step from 20 to 40 req/s in time
+    # (a 90 s start does not: see the next test).
+    assert today["per_30_days"]["slo_violation_minutes"] == 0
     assert today["oracle_per_30_days"]["replica_hours"] <= today["per_30_days"]["replica_hours"]
     # Per 30 days from six hours: the oracle holds 2 then 4 replicas (capacity 10 req/s each).
     assert today["oracle_per_30_days"]["replica_hours"] == pytest.approx((2 * 3 + 4 * 3) * 120, rel=0.02)
@@ -117,6 +134,20 @@ def test_projections(full: dict[str, Any]) -> None:
     ceiling = next(r for r in api["recommendations"] if r["kind"] == "ceiling_for_growth")
     assert "200 users" in ceiling["text"] and "8" in ceiling["text"] and ceiling["source"] == "simulated"
     assert "measure_capacity" not in kinds
+
+
+def test_a_given_startup_delay_wins(config: Path) -> None:
+    done = cli(
+        "-c", str(config), "--range", "1d", "-s", "api", "--replica-rps", "10", "--startup-delay", "90s", "-o", "json"
+    )
+    assert done.returncode == 0, done.stderr
+    api = service(json.loads(done.stdout), "api")
+    cap = api["capacity"]
+    assert (cap["startup_delay_seconds"], cap["startup_source"]) == (90, "--startup-delay")
+    # The step to 40 req/s now waits 90 s for its replicas: two minutes of the six hours
+    # recorded are violated, ×120 for 30 days.
+    today = api["projections"][0]["per_30_days"]
+    assert round(today["slo_violation_minutes"] * HOURS * 60 / (30 * 1440)) == 2
 
 
 def test_a_service_without_data(full: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -131,6 +131,24 @@ class Capacity:
     replica_rps: float
     startup_delay: float = 60.0
     source: str = "given"
+    startup_source: str = "the default 60s"
+
+
+MIN_STARTS = 3
+"""Replica starts in the range from which their median is the projections' startup delay."""
+
+
+def measured_startup(store: Store, service: str, start_ms: int, end_ms: int) -> tuple[float, int] | None:
+    """The median time from a local replica's start to its readiness (the
+    ``replica_ready`` events' ``startup_s``) in the range, and how many it rests on;
+    None below ``MIN_STARTS``."""
+    found = store.events(
+        since_ms=start_ms, until_ms=end_ms, kinds=[EventKind.REPLICA_READY], service=service, limit=REPORT_EVENT_LIMIT
+    )
+    delays = [float(e.details["startup_s"]) for e in found if isinstance(e.details.get("startup_s"), int | float)]
+    if len(delays) < MIN_STARTS:
+        return None
+    return float(np.median(delays)), len(delays)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +157,8 @@ class Options:
     services: Sequence[str] = ()
     capacity: Capacity | None = None
     """For every service reported; None: each service's ``autoscaling.predictive.replica_rps``."""
+    startup_delay: float | None = None
+    """Seconds, given: overrides the replicas' measured start-up and the capacity's."""
     price: float | None = None
     """Per replica-hour, in any currency; None: no costs."""
     growths: Sequence[Growth] = ()
@@ -180,7 +200,12 @@ class ServiceReport:
             "headroom": self.headroom.to_dict(),
             "capacity": None
             if cap is None
-            else {"replica_rps": cap.replica_rps, "startup_delay_seconds": cap.startup_delay, "source": cap.source},
+            else {
+                "replica_rps": cap.replica_rps,
+                "source": cap.source,
+                "startup_delay_seconds": cap.startup_delay,
+                "startup_source": cap.startup_source,
+            },
             "cost": self.cost,
             "projections": [p.to_dict() for p in self.projections],
             "projection_note": self.projection_note,
@@ -233,13 +258,22 @@ async def read_minutes(source: MetricSource, service: Service, config: Config, s
     return Minutes(start_ms, STEP_S, columns)
 
 
-def _capacity(service: Service, options: Options) -> Capacity | None:
-    if options.capacity is not None:
-        return options.capacity
+def _capacity(store: Store, service: Service, options: Options, start_ms: int, end_ms: int) -> Capacity | None:
+    """The capacity given (or the config's), with the startup delay given, else measured
+    from the replicas' starts in the range, else the capacity's own."""
+    cap = options.capacity
     auto = service.autoscaling
-    if auto is not None and auto.predictive.enabled and auto.predictive.replica_rps:
-        return Capacity(auto.predictive.replica_rps, 60.0, "the config's autoscaling.predictive.replica_rps")
-    return None
+    if cap is None and auto is not None and auto.predictive.enabled and auto.predictive.replica_rps:
+        cap = Capacity(auto.predictive.replica_rps, source="the config's autoscaling.predictive.replica_rps")
+    if cap is None:
+        return None
+    if options.startup_delay is not None:
+        return replace(cap, startup_delay=options.startup_delay, startup_source="--startup-delay")
+    measured = measured_startup(store, service.name, start_ms, end_ms)
+    if measured is not None:
+        median, starts = measured
+        return replace(cap, startup_delay=median, startup_source=f"measured: the median of {starts} replica starts")
+    return cap
 
 
 def _amount(what: str, x: float) -> str:
@@ -309,7 +343,7 @@ async def build_report(
         held = await asyncio.to_thread(replica_hours, store, svc.name, start_ms, end_ms, refresh)
         minutes = await read_minutes(source, svc, config, grid_start, grid_end)
         facts = Facts.of(svc)
-        capacity = _capacity(svc, options)
+        capacity = _capacity(store, svc, options, start_ms, end_ms)
         used = usage(minutes, facts)
         room = headroom(minutes, facts, capacity.replica_rps if capacity else None)
         cost = None
@@ -342,7 +376,9 @@ async def build_report(
                 report.projections = await asyncio.to_thread(project, trace, STEP_S, growths, facts, model, progress)
                 report.projection_note = (
                     f"simulated: {known:,} recorded minutes of traffic (gaps filled linearly), multiplied by each "
-                    f"growth, through the service's own policy and the oracle; per 30 days"
+                    f"growth, through the service's own policy and the oracle; per 30 days; "
+                    f"{capacity.replica_rps:g} req/s per replica ({capacity.source}), replicas ready "
+                    f"{capacity.startup_delay:.3g} s after a scale-up ({capacity.startup_source})"
                 )
         moves = [
             (r["timestamp_ms"], 1 if (r["to"] or 0) > (r["from"] or 0) else -1)

@@ -55,8 +55,9 @@ def _growths(users_now: float | None, users: str | None, growth: str | None) -> 
         raise typer.BadParameter(str(exc), param_hint="--users/--growth") from None
 
 
-def _capacity(model: Path | None, replica_rps: float | None, startup_delay: str | None) -> Capacity | None:
-    delay = duration_option(startup_delay, "--startup-delay") if startup_delay else None
+def _capacity(model: Path | None, replica_rps: float | None) -> Capacity | None:
+    if replica_rps is not None and not replica_rps > 0:
+        raise typer.BadParameter("must be greater than 0", param_hint="--replica-rps")
     if model is not None:
         try:
             measured = load_capacity_model(model)
@@ -65,14 +66,11 @@ def _capacity(model: Path | None, replica_rps: float | None, startup_delay: str 
             raise typer.Exit(1) from None
         return Capacity(
             replica_rps or measured.replica_rps,
-            measured.startup_delay if delay is None else delay,
+            measured.startup_delay,
             f"the capacity model {model}" + (" (replica rps given)" if replica_rps else ""),
+            f"the capacity model's startup_delay ({model})",
         )
-    if replica_rps is None:
-        return None
-    if not replica_rps > 0:
-        raise typer.BadParameter("must be greater than 0", param_hint="--replica-rps")
-    return Capacity(replica_rps, 60.0 if delay is None else delay, "--replica-rps")
+    return None if replica_rps is None else Capacity(replica_rps, source="--replica-rps")
 
 
 def _iso(ms: int | None) -> str:
@@ -360,7 +358,8 @@ def report_cmd(
     if plot is not None and plot.suffix.lower() not in (".html", ".htm"):
         raise typer.BadParameter("only .html plots are written (self-contained SVG)", param_hint="--plot")
     growths = _growths(users_now, users, growth)
-    capacity = _capacity(model, replica_rps, startup_delay)
+    capacity = _capacity(model, replica_rps)
+    delay = duration_option(startup_delay, "--startup-delay") if startup_delay else None
     loaded = load_or_exit(config)
     names = {s.name for s in loaded.config.services}
     unknown = [s for s in service if s not in names]
@@ -375,7 +374,9 @@ def report_cmd(
     except StoreError as exc:
         print_error(f"error: cannot open {directory}: {exc}")
         raise typer.Exit(1) from None
-    options = Options(range_s=range_s, services=service, capacity=capacity, price=price, growths=growths)
+    options = Options(
+        range_s=range_s, services=service, capacity=capacity, startup_delay=delay, price=price, growths=growths
+    )
     try:
         count = len(service) or len(names)
         report = _build(store, loaded.config, options, count, output is ReportOutput.table)
