@@ -203,6 +203,8 @@ def test_rules_fire_on_their_evidence() -> None:
     assert "scaling_failed" in _rules(failed=2)
     assert "flapping" in _rules(flaps=4, covered_s=86400.0)
     assert "flapping" not in _rules(flaps=3, covered_s=86400.0)
+    assert "flapping" not in _rules(flaps=2, covered_s=3600.0)  # a short range counts as a day
+    assert "flapping" in _rules(flaps=7, covered_s=2 * 86400.0)
     idle = minutes(60, replicas_ready=4, replicas_desired=4, cpu_cores=0.4, load_rps=5)  # 10 % of 1 core
     facts = Facts(autoscaling=auto(min_replicas=4), targets={"cpu": 70.0})
     assert "lower_min_replicas" in _rules(m=idle, facts=facts)

@@ -515,7 +515,8 @@ def recommend(
             )
         )
     days = covered_s / 86_400
-    if auto is not None and flaps and days > 0 and flaps / max(days, 1 / 24) > FLAPS_PER_DAY:
+    # A short range is judged as a day: one reversal in two hours is not a habit.
+    if auto is not None and flaps > FLAPS_PER_DAY * max(days, 1.0):
         knob = (
             "the scale-down stabilization window (behavior.scaleDown.stabilizationWindowSeconds)"
             if auto.mode == "hpa"
