@@ -12,12 +12,12 @@ figures the API reports (traffic mean and maximum, CPU per replica with its 70 %
 and the time above it, ready replicas up to 4, latency and memory without data), each
 figure marked measured; the headroom sentence (the peak of 40 req/s on 4 replicas, the
 ceiling 4, no capacity per replica); the recommendations, ``raise_max_replicas`` with its
-translated tag, the server's English text and evidence and the measured mark, and
-``measure_capacity`` without a mark; the hint that projections come from ``scalepilot
-report``; the sentences are the ones the page's own API call answered; the Turkish page shows the
-section's headings, tags and figures in Turkish (the server's sentences stay English,
-marked ``lang="en"``); at phone width (dark) the section does not overflow; no console
-error, failed request or CSP violation.
+translated tag, its text and evidence written from the catalog with the figures the
+page's own API call sent, and the measured mark, and ``measure_capacity`` without a
+mark; the hint that projections come from ``scalepilot report``; the Turkish page shows
+the section's headings, tags, figures and the recommendations' sentences in Turkish; at
+phone width (dark) the section does not overflow; no console error, failed request or
+CSP violation.
 """
 
 from __future__ import annotations
@@ -147,9 +147,14 @@ def test_usage_headroom_and_recommendations_from_the_stored_figures(browser: Any
     raise_max = recs.nth(0)
     expect(raise_max).to_have_attribute("data-kind", "raise_max_replicas")
     expect(raise_max.get_by_test_id("rec-kind")).to_have_text("raise max replicas")
-    expect(raise_max.get_by_test_id("rec-text")).to_have_text(api["recommendations"][0]["text"])
-    expect(raise_max.get_by_test_id("rec-text")).to_contain_text("raise autoscaling.max_replicas above 4")
-    expect(raise_max.get_by_test_id("rec-evidence")).to_have_text(f"Evidence: {api['recommendations'][0]['evidence']}")
+    # Written from the catalog and the figures the API sent with the rule.
+    params = api["recommendations"][0]["params"]
+    expect(raise_max.get_by_test_id("rec-text")).to_have_text(
+        "Raise autoscaling.max_replicas above 4: the autoscaler wanted more."
+    )
+    expect(raise_max.get_by_test_id("rec-evidence")).to_contain_text(
+        f"Evidence: the desired count was at max_replicas 4 in {params['minutes']} minutes ("
+    )
     expect(raise_max.get_by_test_id("rec-source")).to_have_text("measured")
     expect(raise_max.locator('[data-testid="rec-source"] .src-measured')).to_have_count(1)
     capacity = recs.nth(1)
@@ -203,14 +208,15 @@ def test_the_turkish_report_page_translates_the_section(browser: Any, reporting:
     raise_max = detail.locator('[data-testid="report-recommendation"][data-kind="raise_max_replicas"]')
     expect(raise_max.get_by_test_id("rec-kind")).to_have_text("en çok replika sayısını artır")
     expect(raise_max.get_by_test_id("rec-source")).to_have_text("ölçülen")
-    # The server's sentences are English, and say so to a screen reader.
-    text = raise_max.get_by_test_id("rec-text")
-    expect(text).to_have_text(api["recommendations"][0]["text"])
-    expect(text).to_have_attribute("lang", "en")
-    expect(raise_max.get_by_test_id("rec-evidence")).to_contain_text("Dayanak:")
-    expect(raise_max.locator('[data-testid="rec-evidence"] [lang="en"]')).to_have_text(
-        api["recommendations"][0]["evidence"]
+    # The sentences are Turkish too, written from the rule's figures.
+    minutes = api["recommendations"][0]["params"]["minutes"]
+    expect(raise_max.get_by_test_id("rec-text")).to_have_text(
+        "autoscaling.max_replicas değerini 4 üstüne çıkarın: otomatik ölçekleyici daha fazlasını istedi."
     )
+    expect(raise_max.get_by_test_id("rec-evidence")).to_contain_text(
+        f"Dayanak: istenen replika sayısı {minutes} dakika boyunca max_replicas sınırı olan 4 değerindeydi"
+    )
+    expect(raise_max.locator('[lang="en"]')).to_have_count(0)
     expect(detail.get_by_test_id("report-projections")).to_contain_text("komut satırında yapılır: scalepilot report.")
     screenshot(page, "report-usage-desktop-light-tr")
     assert w.problems() == []

@@ -198,6 +198,21 @@ def test_quiet_when_nothing_asks_for_a_change() -> None:
 def test_rules_fire_on_their_evidence() -> None:
     at_max = minutes(60, replicas_ready=6, replicas_desired=6, cpu_cores=2.4, load_rps=30)
     assert "raise_max_replicas" in _rules(m=at_max)
+    facts = Facts(autoscaling=auto(), targets={"cpu": 70.0})
+    used = usage(at_max, facts)
+    (first, *_) = recommend(
+        facts,
+        used,
+        headroom(at_max, facts, None),
+        measured_replica_hours=6.0,
+        covered_s=3600.0,
+        flaps=0,
+        failed=0,
+        projections=[],
+        capacity_known=True,
+    )
+    # The dashboard writes the sentence from these in the reader's language.
+    assert first.key == "raise_max_replicas" and first.params == {"max": 6, "minutes": 60, "share": 100.0}
     hot = minutes(60, replicas_ready=3, replicas_desired=3, cpu_cores=2.85, load_rps=30)  # 95 % per replica
     assert "saturated" in _rules(m=hot)
     assert "scaling_failed" in _rules(failed=2)

@@ -437,9 +437,20 @@ class Recommendation:
     """The figures behind it."""
     source: str
     """``measured``, ``simulated``, or both."""
+    key: str = ""
+    """The message catalog's key for ``text`` and ``evidence`` (the dashboard writes
+    them in the reader's language from ``params``); empty: English only."""
+    params: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, str]:
-        return {"kind": self.kind, "text": self.text, "evidence": self.evidence, "source": self.source}
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "text": self.text,
+            "evidence": self.evidence,
+            "source": self.source,
+            "key": self.key,
+            "params": self.params,
+        }
 
 
 def reversals(moves: Sequence[tuple[int, int]]) -> int:
@@ -477,6 +488,8 @@ def recommend(
                 f"the desired count was at max_replicas {auto.max_replicas} in {used.minutes_at_max} minutes "
                 f"({_pct(share)} of the recorded time)",
                 "measured",
+                "raise_max_replicas",
+                {"max": auto.max_replicas, "minutes": used.minutes_at_max, "share": round(share, 1)},
             )
         )
     capped = [p for p in projections if p.capped]
@@ -495,7 +508,8 @@ def recommend(
         )
     cpu = used.cpu_utilization
     if cpu is not None and cpu.p95 >= SATURATED:
-        fix = "lower the CPU target" if "cpu" in facts.targets else "add replicas or enable autoscaling on cpu"
+        targeted = "cpu" in facts.targets
+        fix = "lower the CPU target" if targeted else "add replicas or enable autoscaling on cpu"
         out.append(
             Recommendation(
                 "saturated",
@@ -503,6 +517,8 @@ def recommend(
                 f"CPU per replica p95 {_pct(cpu.p95)} of its limit ({facts.cpu_limit_cores:g} cores), "
                 f"max {_pct(cpu.max)}",
                 "measured",
+                "saturated_target" if targeted else "saturated",
+                {"p95": round(cpu.p95, 1), "max": round(cpu.max, 1), "cores": facts.cpu_limit_cores},
             )
         )
     if failed:
@@ -512,6 +528,8 @@ def recommend(
                 "fix the target's scaling: some scale actions failed (scalepilot events --kind scale_failed)",
                 f"{failed} failed scaling action{'s' if failed != 1 else ''} in the range",
                 "measured",
+                "scaling_failed",
+                {"count": failed},
             )
         )
     days = covered_s / 86_400
@@ -528,6 +546,8 @@ def recommend(
                 f"lengthen {knob}: the count goes up and down again within minutes",
                 f"{flaps} reversals within {FLAP_WINDOW_MS // 60_000} minutes over {days:.1f} days",
                 "measured",
+                "flapping_hpa" if auto.mode == "hpa" else "flapping_threshold",
+                {"reversals": flaps, "minutes": FLAP_WINDOW_MS // 60_000, "days": round(days, 1)},
             )
         )
     cpu_target = facts.targets.get("cpu")
@@ -551,6 +571,14 @@ def recommend(
                     f"{_pct(cpu.p95)} against a target of {_pct(cpu_target)}; {fewer} would carry that p95 at the "
                     "target",
                     "measured",
+                    "lower_min_replicas",
+                    {
+                        "min": auto.min_replicas,
+                        "fewer": fewer,
+                        "share": round(used.minutes_at_min / covered * 100, 1),
+                        "p95": round(cpu.p95, 1),
+                        "target": cpu_target,
+                    },
                 )
             )
     now = next((p for p in projections if p.factor == 1.0), None)
@@ -588,6 +616,12 @@ def recommend(
                 f"{facts.replicas} replicas all the time; traffic from {used.traffic_rps.mean:,.1f} req/s on average "
                 f"to {used.traffic_rps.max:,.1f} at the peak",
                 "measured",
+                "enable_autoscaling",
+                {
+                    "replicas": facts.replicas,
+                    "mean": round(used.traffic_rps.mean, 1),
+                    "peak": round(used.traffic_rps.max, 1),
+                },
             )
         )
     if not capacity_known:
@@ -598,6 +632,7 @@ def recommend(
                 "for headroom in requests per second and projections",
                 "no capacity per replica was given, and the config states none (autoscaling.predictive.replica_rps)",
                 "",
+                "measure_capacity",
             )
         )
     return out

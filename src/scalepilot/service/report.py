@@ -307,6 +307,13 @@ def _rightsizing(store: Store, service: Service, config: Config, now_ms: int, wi
                     f"({delta * 100:+.0f} %), as robusta krr's simple strategy would",
                     rec.reason,
                     "measured",
+                    f"rightsize_{what}",
+                    {
+                        "current": round(now, 3),
+                        "recommended": round(rec.request, 3),
+                        "change": round(delta * 100),
+                        "points": rec.points,
+                    },
                 )
             )
     return out

@@ -215,9 +215,32 @@ function recommendation(r) {
       h("span", { class: "tag", "data-testid": "rec-kind", text: tOr(`report.rec.kind.${r.kind}`, r.kind) }),
       sources.length ? h("span", { class: "rec-source", "data-testid": "rec-source", title: sources.map((x) => sourceTitle(x)).join(" · ") }, sources.map((x) => h("span", { class: "legend-item" }, sourceMark(x), tOr(`source.${x}`, x)))) : null,
     ),
-    h("p", { class: "rec-text wrap", lang: "en", "data-testid": "rec-text", text: r.text }),
-    h("p", { class: "hint wrap", "data-testid": "rec-evidence" }, `${t("report.rec.evidence")} `, h("span", { lang: "en", text: r.evidence })),
+    h("p", { class: "rec-text wrap", "data-testid": "rec-text" }, localized(r, "text")),
+    h("p", { class: "hint wrap", "data-testid": "rec-evidence" }, `${t("report.rec.evidence")} `, localized(r, "evidence")),
   );
+}
+
+/** A recommendation's ``text`` or ``evidence`` in the page's language when the catalog
+ * has its ``key``, its figures written the reader's way; else the server's English. */
+function localized(r, part) {
+  const key = r.key ? `report.rec.${part}.${r.key}` : "";
+  if (!key || tOr(key, null) === null) return h("span", { lang: "en", text: r[part] });
+  return h("span", { text: t(key, shownParams(r)) });
+}
+
+// Parameters that are percentages (0–100) in each kind of recommendation.
+const PERCENT_PARAMS = { raise_max_replicas: ["share"], saturated: ["p95", "max"], lower_min_replicas: ["share", "p95", "target"] };
+
+function shownParams(r) {
+  const p = r.params || {};
+  const out = {};
+  for (const [k, v] of Object.entries(p)) out[k] = typeof v === "number" ? fmt.num(v, Number.isInteger(v) ? 0 : 1) : String(v);
+  for (const k of PERCENT_PARAMS[r.kind] || []) if (typeof p[k] === "number") out[k] = fmt.percent(p[k] / 100);
+  if (typeof p.change === "number") out.change = `${p.change > 0 ? "+" : ""}${fmt.num(p.change, 0)}`;
+  if (r.kind === "rightsize_cpu") for (const k of ["current", "recommended"]) out[k] = fmt.cores(p[k]);
+  if (r.kind === "rightsize_memory") for (const k of ["current", "recommended"]) out[k] = fmt.bytes(p[k]);
+  if (r.kind === "saturated") out.cores = fmt.cores(p.cores);
+  return out;
 }
 
 /** One service's usage, headroom and recommendations (``GET /api/v1/report``'s new keys). */
