@@ -241,3 +241,34 @@ def test_the_section_fits_a_phone(browser: Any, reporting: Server, lang: str) ->
     assert overflow <= 0, f"the report page is {overflow}px wider than a 390px phone"
     assert w.problems() == []
     context.close()
+
+
+def test_a_price_turns_replica_hours_into_a_cost(browser: Any, reporting: Server) -> None:
+    context = new_context(browser)
+    w = watch(context)
+    page = w.page
+    open_report(page, reporting.base)
+    summary = page.get_by_test_id("report-summary")
+    expect(summary.locator("thead th")).not_to_contain_text(["Cost"])
+    expect(page.get_by_test_id("report-cost-source")).to_have_count(0)
+    with page.expect_response(lambda r: "/api/v1/report?" in r.url and "price=0.5" in r.url) as answer:
+        page.get_by_test_id("report-price").fill("0.5")
+        page.get_by_test_id("report-price").press("Tab")
+    api = next(s for s in answer.value.json()["services"] if s["service"] == "api")
+    assert api["cost"]["cost"] == pytest.approx(api["replica_hours"] * 0.5)
+    expect(summary.locator("thead th").last).to_have_text("Cost per 30 days")
+    row = summary.get_by_test_id("report-row").filter(has_text="api")
+    cost = row.locator('td[data-label="Cost"]')
+    expect(cost.locator('[data-source="measured"]')).to_have_count(1)
+    shown = float(cost.inner_text().split()[0].replace(",", ""))
+    assert shown == pytest.approx(api["cost"]["cost"], abs=0.01)
+    monthly = float(row.locator('td[data-label="Cost per 30 days"]').inner_text().split()[0].replace(",", ""))
+    assert monthly == pytest.approx(api["cost"]["per_30_days"], abs=0.01)
+    expect(page.get_by_test_id("report-cost-source")).to_contain_text("the price entered")
+    assert "price=0.5" in page.url
+    # A reload keeps the price: it is in the page's address.
+    page.reload()
+    expect(page.get_by_test_id("report-price")).to_have_value("0.5")
+    expect(page.get_by_test_id("report-summary").locator("thead th").last).to_have_text("Cost per 30 days")
+    assert w.problems() == []
+    context.close()

@@ -23,6 +23,9 @@ export function num(v, digits = 1) {
   return nf({ maximumFractionDigits: max }).format(v);
 }
 
+/** A cost: always two decimals, in no currency (the user's price says which). */
+export const money = (v) => (missing(v) ? DASH : nf({ minimumFractionDigits: 2, maximumFractionDigits: 2 }).format(v));
+
 export const int = (v) => (missing(v) ? DASH : nf({ maximumFractionDigits: 0 }).format(v));
 
 export function rps(v) {

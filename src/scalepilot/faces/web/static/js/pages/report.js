@@ -22,6 +22,18 @@ const SUMMARY = [
   ["covered", (s) => fmt.duration(s.covered_seconds)],
 ];
 
+// With a price: the cost over the covered time and at that rate for 30 days.
+const COST = [
+  ["cost", (s) => (s.cost ? sourced("measured", fmt.money(s.cost.cost), t("report.costDetail")) : fmt.DASH)],
+  ["cost30", (s) => (s.cost ? sourced("measured", fmt.money(s.cost.per_30_days), t("report.costDetail")) : fmt.DASH)],
+];
+
+/** The price from the page's URL or field: a number ≥ 0 as text, else "" (none). */
+function validPrice(text) {
+  const v = Number(text);
+  return text !== undefined && text !== null && String(text).trim() !== "" && Number.isFinite(v) && v >= 0 ? String(v) : "";
+}
+
 // The usage table's rows: the figure's catalog key, its field in ``usage``, how a value
 // is written, and the note (the autoscaling target behind it, the minutes at the limits).
 const USAGE = [
@@ -36,11 +48,14 @@ const USAGE = [
 
 export function mount(root, { params }) {
   document.title = `${t("nav.report")} · scalepilot`;
-  const state = { range: params.range || "24h", service: params.service || "" };
+  const state = { range: params.range || "24h", service: params.service || "", price: validPrice(params.price) };
   const names = new Set((live.overview() ? live.overview().services : []).map((s) => s.name));
   if (state.service) names.add(state.service);
   const rangeSelect = select(rangeOptions(), state.range, { "data-testid": "report-range" });
   const serviceSelect = select([["", t("events.allServices")], ...[...names].sort().map((n) => [n, n])], state.service, { "data-testid": "report-service" });
+  // A price per replica-hour (any currency) turns the measured replica-hours into a cost;
+  // scalepilot knows no price of its own.
+  const priceInput = h("input", { type: "number", min: "0", step: "any", inputmode: "decimal", value: state.price, placeholder: "0.04", "data-testid": "report-price" });
   const messages = h("div", { class: "messages", "aria-live": "polite" });
   const jsonButton = h("button", { type: "button", class: "button", "data-testid": "download-json", text: t("report.downloadJson"), onclick: (e) => download("json", e.currentTarget) });
   const csvButton = h("button", { type: "button", class: "button", "data-testid": "download-csv", text: t("report.downloadCsv"), onclick: (e) => download("csv", e.currentTarget) });
@@ -49,6 +64,7 @@ export function mount(root, { params }) {
     { class: "filters card" },
     h("label", {}, h("span", { text: t("report.range") }), rangeSelect),
     h("label", {}, h("span", { text: t("events.service") }), serviceSelect),
+    h("label", {}, h("span", { text: t("report.price") }), priceInput),
     h("div", { class: "actions" }, jsonButton, csvButton),
   );
   const body = h("div", { class: "report-body", "aria-busy": "true" });
@@ -58,17 +74,19 @@ export function mount(root, { params }) {
   function onChange() {
     state.range = rangeSelect.value;
     state.service = serviceSelect.value;
+    state.price = validPrice(priceInput.value);
     history.replaceState(null, "", `#/report${qs(state)}`);
     load();
   }
   rangeSelect.addEventListener("change", onChange);
   serviceSelect.addEventListener("change", onChange);
+  priceInput.addEventListener("change", onChange);
   form.addEventListener("submit", (e) => e.preventDefault());
 
   async function load() {
     body.setAttribute("aria-busy", "true");
     try {
-      const report = await get(`/api/v1/report${qs({ range: state.range, service: state.service, format: "json" })}`);
+      const report = await get(`/api/v1/report${qs({ range: state.range, service: state.service, price: state.price, format: "json" })}`);
       if (!destroyed) render(report);
     } catch (err) {
       if (destroyed || (err instanceof ApiError && err.status === 401)) return;
@@ -81,6 +99,8 @@ export function mount(root, { params }) {
 
   function render(r) {
     const services = r.services || [];
+    const priced = services.some((s) => s.cost);
+    const columns = priced ? [...SUMMARY, ...COST] : SUMMARY;
     const events = r.events || [];
     replace(
       body,
@@ -95,11 +115,12 @@ export function mount(root, { params }) {
           h(
             "table",
             { class: "table stack", "data-testid": "report-summary" },
-            h("thead", {}, h("tr", {}, SUMMARY.map(([k]) => h("th", { scope: "col", text: t(`report.col.${k}`) })))),
-            h("tbody", {}, services.map((s) => h("tr", { "data-testid": "report-row" }, SUMMARY.map(([k, f]) => h("td", { "data-label": t(`report.col.${k}`) }, f(s)))))),
+            h("thead", {}, h("tr", {}, columns.map(([k]) => h("th", { scope: "col", text: t(`report.col.${k}`) })))),
+            h("tbody", {}, services.map((s) => h("tr", { "data-testid": "report-row" }, columns.map(([k, f]) => h("td", { "data-label": t(`report.col.${k}`) }, f(s)))))),
           ),
         ),
         r.sources && r.sources.replica_hours ? h("p", { class: "hint" }, sourceMark("measured"), " ", t("report.replicaHoursSource")) : null,
+        priced ? h("p", { class: "hint", "data-testid": "report-cost-source" }, sourceMark("measured"), " ", t("report.costSource")) : null,
       ),
       services.filter((s) => s.usage).map(detail),
       h(
@@ -143,7 +164,7 @@ export function mount(root, { params }) {
   async function download(format, button) {
     button.disabled = true;
     try {
-      const res = await request(`/api/v1/report${qs({ range: state.range, service: state.service, format })}`, { accept: format === "csv" ? "text/csv" : "application/json" });
+      const res = await request(`/api/v1/report${qs({ range: state.range, service: state.service, price: state.price, format })}`, { accept: format === "csv" ? "text/csv" : "application/json" });
       const blob = await res.blob();
       const disposition = res.headers.get("Content-Disposition") || "";
       const match = /filename="?([^";]+)"?/.exec(disposition);
