@@ -168,6 +168,7 @@ def test_table_markdown_and_plot(config: Path, tmp_path: Path) -> None:
     assert "quiet" not in out
     page = plot.read_text()
     assert page.count("<svg") == 2 and "Recorded (measured)" in page and "(simulated)" in page
+    assert "×3 · " in page and "needs 12, capped at 4" in page and "needs 4<" in page
     md = cli("-c", str(config), "--range", "1d", "-s", "api", "-o", "markdown")
     assert md.returncode == 0, md.stderr
     assert md.stdout.startswith("# Scaling report") and "### Usage (measured)" in md.stdout

@@ -35,6 +35,7 @@ from scalepilot.control.report import (
     users_growth,
 )
 from scalepilot.control.simulation import ServiceModel
+from scalepilot.faces.cli.report_plot import nice_ceiling
 
 START_MS = 1_700_000_040_000
 
@@ -264,3 +265,7 @@ def test_check_capacity_when_today_simulated_is_off_the_measured() -> None:
     assert "check_capacity" not in kinds(per_day * 1.2)
     assert "check_capacity" in kinds(per_day * 0.7)
     assert "check_capacity" in kinds(per_day * 1.4)
+
+
+def test_plot_axes_end_on_round_numbers() -> None:
+    assert [nice_ceiling(x) for x in (11_878, 0.5, 3.3, 95, 101, 7_000, 0)] == [12_000, 0.5, 4, 100, 120, 8_000, 1]

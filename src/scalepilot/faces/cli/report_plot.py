@@ -17,8 +17,10 @@ from scalepilot.service.report import ScalingReport, ServiceReport
 
 WIDTH, HEIGHT = 960, 220
 LEFT, RIGHT, TOP, BOTTOM = 60, 60, 10, 24
+BAR_BOTTOM = 36
+"""Room under the bars for two lines of labels."""
 MAX_POINTS = 1500
-LOAD, REPLICAS, POLICY, ORACLE = "#d62728", "#7f7f7f", "#1f77b4", "#aec7e8"
+LOAD, REPLICAS, POLICY, ORACLE, CAPPED = "#d62728", "#7f7f7f", "#1f77b4", "#aec7e8", "#e377c2"
 
 
 def _reduce(values: np.ndarray, how: str) -> np.ndarray:
@@ -28,6 +30,15 @@ def _reduce(values: np.ndarray, how: str) -> np.ndarray:
     parts = [values[a:b] for a, b in pairwise(edges)]
     pick = np.nanmax if how == "max" else np.nanmean
     return np.array([pick(p) if np.isfinite(p).any() else np.nan for p in parts])
+
+
+def nice_ceiling(x: float) -> float:
+    """The smallest round number (1, 1.2, 1.6, 2, 2.4, 3, 4, 5, 6, 8 × 10^k) at or above
+    ``x``: each quarter of the axis is then a round number too."""
+    if x <= 0:
+        return 1.0
+    power = 10 ** np.floor(np.log10(x))
+    return float(next(m * power for m in (1, 1.2, 1.6, 2, 2.4, 3, 4, 5, 6, 8, 10) if m * power >= x))
 
 
 def _path(values: np.ndarray, y_max: float) -> str:
@@ -96,13 +107,13 @@ def _projected(r: ServiceReport) -> str:
         return f"<p>{html.escape(r.projection_note)}</p>" if r.projection_note else ""
     bars = []
     values = [(p.run.replica_hours if p.run else 0.0, p.oracle.replica_hours) for p in r.projections]
-    top = max(max(a, b) for a, b in values) * 1.15 or 1.0
-    h = HEIGHT - TOP - BOTTOM
+    top = nice_ceiling(max(max(a, b) for a, b in values) * 1.1)
+    h = HEIGHT - TOP - BAR_BOTTOM
     slot = (WIDTH - LEFT - RIGHT) / len(values)
     width = min(60.0, slot / 3)
     for i, (p, (mine, best)) in enumerate(zip(r.projections, values, strict=True)):
         x = LEFT + i * slot + slot / 2 - width
-        for k, (value, colour) in enumerate(((mine, POLICY), (best, ORACLE))):
+        for k, (value, colour) in enumerate(((mine, CAPPED if p.capped else POLICY), (best, ORACLE))):
             if k == 0 and p.run is None:
                 continue
             bh = value / top * h
@@ -113,9 +124,12 @@ def _projected(r: ServiceReport) -> str:
                 f'<text x="{bx + width / 2:.1f}" y="{TOP + h - bh - 3:.1f}" text-anchor="middle">{value:,.0f}</text>'
             )
         viol = "" if p.run is None else f" · {p.run.slo_violation_minutes:,.0f} violation min"
+        needs = f"needs {p.needed_replicas}" + (f", capped at {p.ceiling}" if p.capped else "")
         bars.append(
-            f'<text x="{LEFT + i * slot + slot / 2:.1f}" y="{HEIGHT - 6}" text-anchor="middle">'
+            f'<text x="{LEFT + i * slot + slot / 2:.1f}" y="{HEIGHT - 16}" text-anchor="middle">'
             f"{html.escape(p.label)}{viol}</text>"
+            f'<text x="{LEFT + i * slot + slot / 2:.1f}" y="{HEIGHT - 4}" text-anchor="middle" '
+            f'fill="{CAPPED if p.capped else "#000"}">{needs}</text>'
         )
     ticks = "".join(
         f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{TOP + h - f * h:.1f}" y2="{TOP + h - f * h:.1f}" stroke="#eee"/>'
@@ -124,7 +138,8 @@ def _projected(r: ServiceReport) -> str:
     )
     legend = (
         f'<span style="color:{POLICY}">■ {html.escape(r.projections[0].policy)}</span> · '
-        f'<span style="color:{ORACLE}">■ oracle (lower bound)</span>'
+        f'<span style="color:{CAPPED}">■ the same, capped by its ceiling (cheaper only by violating)</span> · '
+        f'<span style="color:{ORACLE}">■ oracle (the least a policy without violations spends)</span>'
     )
     return (
         f"<h3>Projected replica-hours per 30 days (simulated)</h3><p>{legend}. "
