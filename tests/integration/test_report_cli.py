@@ -115,8 +115,8 @@ def test_projections(full: dict[str, Any]) -> None:
     assert cap["replica_rps"] == 10 and cap["source"] == "--replica-rps"
     assert cap["startup_delay_seconds"] == 5.5 and cap["startup_source"] == "measured: the median of 4 replica starts"
     rows = {p["label"]: p for p in api["projections"]}
-    assert list(rows) == ["today", "200 users", "×3"]
-    today, users, tripled = rows["today"], rows["200 users"], rows["×3"]
+    assert list(rows) == ["as recorded", "200 users", "×3"]
+    today, users, tripled = rows["as recorded"], rows["200 users"], rows["×3"]
     assert users["factor"] == 2.0 and users["peak_rps"] == pytest.approx(80.0)
     assert today["needed_replicas"] == 4 and not today["capped"]
     assert tripled["needed_replicas"] == 12 and tripled["capped"]

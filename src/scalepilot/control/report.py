@@ -54,7 +54,7 @@ IDLE_AT_MIN = 0.9
 OVERPROVISIONED = 1.5
 """Measured replica-hours this many times the oracle's, and a policy closer to load pays."""
 CALIBRATION = 0.25
-"""The policy simulated at today's traffic off the measured replica-hours by more than
+"""The policy simulated at the recorded traffic off the measured replica-hours by more than
 this share: the capacity model does not describe the service, and projections built on
 it are doubtful."""
 
@@ -589,8 +589,8 @@ def recommend(
             out.append(
                 Recommendation(
                     "check_capacity",
-                    "check the capacity per replica before trusting the projections: simulated at today's traffic, "
-                    "the policy does not spend what it spent (re-measure with scalepilot loadtest)",
+                    "check the capacity per replica before trusting the projections: simulated at the recorded "
+                    "traffic, the policy does not spend what it spent (re-measure with scalepilot loadtest)",
                     f"{simulated:,.0f} replica-hours per 30 days simulated against {monthly:,.0f} measured "
                     f"({(simulated / monthly - 1) * 100:+.0f} %)",
                     "measured and simulated",

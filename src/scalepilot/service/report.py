@@ -379,7 +379,7 @@ async def build_report(
                     svc.scrape.interval or config.scrape.interval,
                 )
                 later = sorted((g for g in options.growths if g.factor != 1.0), key=lambda g: g.factor)
-                growths = [Growth("today", 1.0), *later]
+                growths = [Growth("as recorded", 1.0), *later]
                 report.projections = await asyncio.to_thread(project, trace, STEP_S, growths, facts, model, progress)
                 report.projection_note = (
                     f"simulated: {known:,} recorded minutes of traffic (gaps filled linearly), multiplied by each "
