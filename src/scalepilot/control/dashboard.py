@@ -123,16 +123,32 @@ def overview_groups(services: Sequence[Service], default_interval_s: float) -> l
 
 
 def chart_queries(
-    service: Service, scrape_interval_s: float, stats_interval_s: float, step_s: float, forecast_horizon_s: float | None
+    service: Service,
+    scrape_interval_s: float,
+    stats_interval_s: float,
+    step_s: float,
+    forecast_horizon_s: float | None,
+    *,
+    fresh: bool = False,
 ) -> dict[str, str]:
-    """Every chart series of one service, for a range query with ``step_s``."""
+    """Every chart series of one service, for a range query with ``step_s``. With
+    ``fresh``, a gauge counts at a step only if it was written within that step (not
+    within the lookback's five minutes), so time without samples stays a gap: what the
+    scaling report counts minutes with."""
     sel = service_selector([service.name])
     out = figure_queries(
         signal_names(service), sel, rate_window(scrape_interval_s, step_s), quantiles=(0.5, 0.95, 0.99)
     )
+
+    def gauge(selector: str) -> str:
+        return f"last_over_time({selector}[{format_duration(step_s)}])" if fresh else selector
+
     out |= process_queries(sel, rate_window(stats_interval_s, step_s))
-    out["replicas_desired"] = f'max by (service) ({REPLICAS}{{{sel},state="desired"}})'
-    out["replicas_ready"] = f'max by (service) ({REPLICAS}{{{sel},state="ready"}})'
+    if fresh:
+        out["memory_bytes"] = f"sum by (service) ({gauge(f'{PROCESS_MEMORY}{{{sel}}}')})"
+    for state in ("desired", "ready"):
+        replicas = REPLICAS + "{" + sel + f',state="{state}"' + "}"
+        out[f"replicas_{state}"] = f"max by (service) ({gauge(replicas)})"
     if forecast_horizon_s is not None:
         # A forecast made at t is for t + horizon: shifted so it lines up with the load
         # it predicted, the gap between the two lines is the forecast's error.

@@ -238,9 +238,8 @@ class ScalingReport:
 async def read_minutes(source: MetricSource, service: Service, config: Config, start_ms: int, end_ms: int) -> Minutes:
     """The dashboard's figures of ``service``, one per minute, in pieces the engine allows."""
     step_ms = round(STEP_S * 1000)
-    queries = chart_queries(
-        service, service.scrape.interval or config.scrape.interval, config.host_stats.interval, STEP_S, None
-    )
+    scrape_s = service.scrape.interval or config.scrape.interval
+    queries = chart_queries(service, scrape_s, config.host_stats.interval, STEP_S, None, fresh=True)
     times = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
     columns = {name: np.full(times.size, np.nan) for name in MINUTE_COLUMNS}
     span = (MAX_POINTS - 1) * step_ms

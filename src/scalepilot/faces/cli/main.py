@@ -104,8 +104,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "report": (
         "report_cmd",
         "report_cmd",
-        "The scaling report: usage, headroom, cost and recommendations per service from what scalepilot "
-        "recorded, and what more users would need and cost (simulated).",
+        "The scaling report: per service, usage, headroom, cost and recommendations from what scalepilot "
+        "recorded, and what more users would need and cost.",
     ),
     "assess": (
         "assess_cmd",
