@@ -269,3 +269,18 @@ def test_check_capacity_when_today_simulated_is_off_the_measured() -> None:
 
 def test_plot_axes_end_on_round_numbers() -> None:
     assert [nice_ceiling(x) for x in (11_878, 0.5, 3.3, 95, 101, 7_000, 0)] == [12_000, 0.5, 4, 100, 120, 8_000, 1]
+
+
+def test_a_guard_without_a_model_is_left_out_and_said() -> None:
+    traced = traffic_trace(_day_trace(50.0))
+    assert traced is not None
+    trace, _ = traced
+    model = ServiceModel(replica_rps=10.0)
+    guarded = auto(metrics=[{"type": "cpu", "target": 70}, {"type": "latency", "quantile": 0.95, "target": "500ms"}])
+    (with_guard,) = project(trace, 60.0, factor_growth([1]), Facts(autoscaling=guarded), model)
+    (plain,) = project(trace, 60.0, factor_growth([1]), Facts(autoscaling=auto()), model)
+    assert with_guard.run == plain.run and with_guard.run is not None
+    assert with_guard.note == "simulated without p95 (latency): the simulator has no model of it"
+    only_latency = auto(metrics=[{"type": "latency", "quantile": 0.95, "target": "500ms"}])
+    (none,) = project(trace, 60.0, factor_growth([1]), Facts(autoscaling=only_latency), model)
+    assert none.run is None and "no model of p95 (latency)" in none.note

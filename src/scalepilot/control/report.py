@@ -36,6 +36,7 @@ from scalepilot.control.simulation import Report as SimReport
 from scalepilot.control.simulation import ServiceModel, Trace, UnsupportedPolicy, oracle, simulate
 from scalepilot.control.simulation.model import report_from_steps
 from scalepilot.control.simulation.oracle import needed_replicas
+from scalepilot.control.simulation.simulator import modelled_part
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -396,12 +397,20 @@ def project(
         note = ""
         if facts.autoscaling is not None:
             policy = f"autoscaling ({facts.autoscaling.mode} mode)"
-            try:
-                done = simulate(g.label, facts.autoscaling, grown, model, step=step_s)
-            except UnsupportedPolicy as exc:
-                note = f"the simulator cannot run this policy: {exc}"
+            # A guard the simulator has no model of (latency, memory, in-flight) is left
+            # out, and the note says so, rather than projecting nothing for the policy.
+            settings, dropped = modelled_part(facts.autoscaling)
+            if settings is None:
+                note = f"the simulator cannot run this policy: it has no model of {', '.join(dropped)}"
             else:
-                run, peak = done.report, int(np.ceil(done.provisioned.max()))
+                if dropped:
+                    note = f"simulated without {', '.join(dropped)}: the simulator has no model of it"
+                try:
+                    done = simulate(g.label, settings, grown, model, step=step_s)
+                except UnsupportedPolicy as exc:
+                    note = f"the simulator cannot run this policy: {exc}"
+                else:
+                    run, peak = done.report, int(np.ceil(done.provisioned.max()))
         elif facts.replicas is not None:
             policy = f"fixed {facts.replicas} replicas"
             fixed = np.full(grown.rps.size, float(facts.replicas))

@@ -84,6 +84,23 @@ def _source(spec: MetricSpec) -> int:
     )
 
 
+def modelled_part(settings: AutoscalingSettings) -> tuple[AutoscalingSettings | None, list[str]]:
+    """``settings`` without the metrics the simulator has no model of, and how to call
+    those (``p95 (latency)``); None when no metric would be left."""
+    unmodelled: dict[str, str] = {}
+    for spec in compile_policy(settings).metrics:
+        try:
+            _source(spec)
+        except UnsupportedPolicy:
+            unmodelled[spec.name] = spec.name if spec.name == spec.kind else f"{spec.name} ({spec.kind})"
+    if not unmodelled:
+        return settings, []
+    kept = [m for m in settings.metrics if m.metric_name not in unmodelled]
+    if not kept:
+        return None, list(unmodelled.values())
+    return settings.model_copy(update={"metrics": kept}), list(unmodelled.values())
+
+
 def _whole_seconds(value: float, what: str) -> int:
     if value <= 0 or abs(value - round(value)) > 1e-9:
         raise UnsupportedPolicy(f"{what} must be a whole number of seconds greater than 0, got {value:g}")
