@@ -136,6 +136,10 @@ def test_usage_headroom_and_recommendations_from_the_stored_figures(browser: Any
         expect(usage_row(detail, figure).get_by_test_id("usage-none")).to_have_text("no data")
         expect(usage_row(detail, figure).locator("[data-source]")).to_have_count(0)
 
+    # No latency was recorded, so only the error threshold has minutes to count.
+    expect(detail.get_by_test_id("report-slo")).to_have_text(
+        "SLO (the built-in alerts' critical thresholds): errors above 1% (configured) in 0 (measured) minutes"
+    )
     headroom = detail.get_by_test_id("report-headroom")
     expect(headroom).to_contain_text("The peak was 40 req/s (measured) at ")
     expect(headroom).to_contain_text(

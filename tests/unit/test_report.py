@@ -17,6 +17,7 @@ import math
 import numpy as np
 import pytest
 
+from scalepilot.config.models import Config
 from scalepilot.config.scaling import AutoscalingSettings
 from scalepilot.control.report import (
     FLAP_WINDOW_MS,
@@ -284,3 +285,50 @@ def test_a_guard_without_a_model_is_left_out_and_said() -> None:
     only_latency = auto(metrics=[{"type": "latency", "quantile": 0.95, "target": "500ms"}])
     (none,) = project(trace, 60.0, factor_growth([1]), Facts(autoscaling=only_latency), model)
     assert none.run is None and "no model of p95 (latency)" in none.note
+
+
+def test_minutes_over_the_alerts_critical_thresholds() -> None:
+    latency = [0.2, 0.6, 0.7, np.nan, 0.9, 0.3]
+    desired = [2, 2, 6, 6, 6, 2]
+    errors = [0.0, 0.02, 0.0, np.nan, 0.005, 0.011]
+    m = minutes(6, latency_p95_seconds=latency, replicas_desired=desired, replicas_ready=2, error_ratio=errors)
+    facts = Facts(autoscaling=auto(), targets={"cpu": 70.0}, latency_slo=0.5, error_slo=0.01)
+    u = usage(m, facts)
+    assert (u.slow_minutes, u.slow_at_max, u.failing_minutes) == (3, 2, 2)
+    found = recommend(
+        facts,
+        u,
+        headroom(m, facts, None),
+        measured_replica_hours=1.0,
+        covered_s=360.0,
+        flaps=0,
+        failed=0,
+        projections=[],
+        capacity_known=True,
+    )
+    (earlier,) = [r for r in found if r.kind == "scale_earlier"]
+    assert earlier.params == {"slo_ms": 500, "minutes": 3, "below_max": 1, "max": 6}
+    # Slow only while pinned at the ceiling: the policy is not what to change.
+    pinned = minutes(3, latency_p95_seconds=0.9, replicas_desired=6, replicas_ready=6)
+    assert "scale_earlier" not in [r.kind for r in recommend(
+        facts, usage(pinned, facts), headroom(pinned, facts, None), measured_replica_hours=1.0, covered_s=180.0,
+        flaps=0, failed=0, projections=[], capacity_known=True,
+    )]  # fmt: skip
+    # Nothing measured is not "0 minutes over".
+    blank = usage(minutes(3, replicas_ready=2), facts)
+    assert blank.slow_minutes is None and blank.failing_minutes is None
+
+
+def test_facts_take_the_slo_from_the_builtin_alerts() -> None:
+    config = Config.model_validate(
+        {
+            "services": [{"name": "api", "target": {"type": "local", "command": ["app"]}}],
+            "alert_rules": {"builtin": {"services": {"api": {"latency": {"critical": "1s"}}}}},
+        }
+    )
+    facts = Facts.of(config.services[0], config.alert_rules.builtin.for_service("api"))
+    assert (facts.latency_slo, facts.error_slo) == (1.0, 0.01)
+    off = config.alert_rules.builtin.for_service("api").model_copy(
+        update={"latency": config.alert_rules.builtin.latency.model_copy(update={"enabled": False})}
+    )
+    assert Facts.of(config.services[0], off).latency_slo is None

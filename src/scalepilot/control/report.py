@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from scalepilot.config.models import Service
+from scalepilot.config.rules import BuiltinPack
 from scalepilot.config.scaling import AutoscalingSettings, CPUMetric, MemoryMetric, RPSMetric
 from scalepilot.config.targets import LocalTargetSettings
 from scalepilot.control.simulation import Report as SimReport
@@ -123,6 +124,10 @@ class Facts:
     metrics' targets (hpa mode) or scale-up thresholds (threshold mode)."""
     replica_rps: float | None = None
     """Capacity per replica, when the config states one (``autoscaling.predictive``)."""
+    latency_slo: float | None = None
+    """Seconds: the built-in latency alert's critical threshold for this service."""
+    error_slo: float | None = None
+    """A ratio (0.01 = 1 %): the built-in error-rate alert's critical threshold."""
 
     @property
     def min_replicas(self) -> int | None:
@@ -134,7 +139,9 @@ class Facts:
         return self.autoscaling.max_replicas if self.autoscaling else self.replicas
 
     @classmethod
-    def of(cls, service: Service) -> Facts:
+    def of(cls, service: Service, pack: BuiltinPack | None = None) -> Facts:
+        """``pack``: the built-in alert rules for this service, whose critical thresholds
+        are the SLO the report counts minutes against."""
         target = service.target
         cpu, memory, replicas = 1.0, None, None
         if isinstance(target, LocalTargetSettings):
@@ -152,7 +159,13 @@ class Facts:
                         targets[m.type] = float(bound)
             if auto.predictive.enabled:
                 capacity = auto.predictive.replica_rps
-        return cls(auto, replicas, cpu, memory, targets, capacity)
+        latency = error = None
+        if pack is not None:
+            if pack.latency.enabled:
+                latency = pack.latency.critical
+            if pack.error_rate.enabled and pack.error_rate.critical is not None:
+                error = pack.error_rate.critical / 100
+        return cls(auto, replicas, cpu, memory, targets, capacity, latency, error)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +187,14 @@ class Usage:
     """Minutes with the ready count at ``min_replicas`` or below."""
     above_target: dict[str, float]
     """Per metric with a target: the share of covered minutes above it."""
+    slow_minutes: int | None = None
+    """Minutes with p95 latency above ``Facts.latency_slo`` (None: no threshold, or no
+    latency recorded)."""
+    slow_at_max: int = 0
+    """Of those, the minutes the desired count was at ``max_replicas``: the ceiling's,
+    not the policy's."""
+    failing_minutes: int | None = None
+    """Minutes with the error ratio above ``Facts.error_slo``."""
 
     def to_dict(self) -> dict[str, Any]:
         def s(x: Stats | None) -> dict[str, float | int] | None:
@@ -191,6 +212,9 @@ class Usage:
             "minutes_at_max": self.minutes_at_max,
             "minutes_at_min": self.minutes_at_min,
             "above_target": self.above_target,
+            "slow_minutes": self.slow_minutes,
+            "slow_at_max": self.slow_at_max,
+            "failing_minutes": self.failing_minutes,
         }
 
 
@@ -218,9 +242,20 @@ def usage(minutes: Minutes, facts: Facts) -> Usage:
         if bound is not None and n:
             above[name] = float(np.count_nonzero(np.isfinite(values) & (values > bound))) / n
     at_max = at_min = 0
+    pinned = np.zeros(minutes.size, dtype=bool)
     if facts.autoscaling is not None:
-        at_max = int(np.count_nonzero(np.isfinite(desired) & (desired >= facts.autoscaling.max_replicas)))
+        pinned = np.isfinite(desired) & (desired >= facts.autoscaling.max_replicas)
+        at_max = int(np.count_nonzero(pinned))
         at_min = int(np.count_nonzero(covered & (ready <= facts.autoscaling.min_replicas)))
+    slow = failing = None
+    slow_at_max = 0
+    # Without a single reading, "0 minutes over" would claim what nobody measured.
+    latency, errors = minutes["latency_p95_seconds"], minutes["error_ratio"]
+    if facts.latency_slo is not None and np.isfinite(latency).any():
+        over = np.isfinite(latency) & (latency > facts.latency_slo)
+        slow, slow_at_max = int(np.count_nonzero(over)), int(np.count_nonzero(over & pinned))
+    if facts.error_slo is not None and np.isfinite(errors).any():
+        failing = int(np.count_nonzero(np.isfinite(errors) & (errors > facts.error_slo)))
     return Usage(
         covered_minutes=n,
         traffic_rps=stats(minutes["load_rps"]),
@@ -233,6 +268,9 @@ def usage(minutes: Minutes, facts: Facts) -> Usage:
         minutes_at_max=at_max,
         minutes_at_min=at_min,
         above_target=above,
+        slow_minutes=slow,
+        slow_at_max=slow_at_max,
+        failing_minutes=failing,
     )
 
 
@@ -515,6 +553,26 @@ def recommend(
                 "simulated",
             )
         )
+    if auto is not None and used.slow_minutes and facts.latency_slo is not None:
+        by_policy = used.slow_minutes - used.slow_at_max
+        if by_policy > 0:
+            out.append(
+                Recommendation(
+                    "scale_earlier",
+                    "scale earlier: latency went over its critical threshold while the autoscaler could still "
+                    "add replicas (a lower target, a latency metric, or autoscaling.predictive)",
+                    f"p95 above {facts.latency_slo * 1000:g} ms in {used.slow_minutes} minutes, {by_policy} of them "
+                    f"below max_replicas {auto.max_replicas}",
+                    "measured",
+                    "scale_earlier",
+                    {
+                        "slo_ms": round(facts.latency_slo * 1000),
+                        "minutes": used.slow_minutes,
+                        "below_max": by_policy,
+                        "max": auto.max_replicas,
+                    },
+                )
+            )
     cpu = used.cpu_utilization
     if cpu is not None and cpu.p95 >= SATURATED:
         targeted = "cpu" in facts.targets

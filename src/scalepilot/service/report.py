@@ -195,6 +195,8 @@ class ServiceReport:
                 "ceiling": self.facts.ceiling,
                 "autoscaling": self.facts.autoscaling is not None,
                 "targets": self.facts.targets,
+                "latency_slo_seconds": self.facts.latency_slo,
+                "error_slo_ratio": self.facts.error_slo,
             },
             "usage": self.usage.to_dict(),
             "headroom": self.headroom.to_dict(),
@@ -348,7 +350,7 @@ async def build_report(
         counts = action_counts(decisions)
         held = await asyncio.to_thread(replica_hours, store, svc.name, start_ms, end_ms, refresh)
         minutes = await read_minutes(source, svc, config, grid_start, grid_end)
-        facts = Facts.of(svc)
+        facts = Facts.of(svc, config.alert_rules.builtin.for_service(svc.name))
         capacity = _capacity(store, svc, options, start_ms, end_ms)
         used = usage(minutes, facts)
         room = headroom(minutes, facts, capacity.replica_rps if capacity else None)

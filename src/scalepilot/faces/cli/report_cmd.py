@@ -139,6 +139,16 @@ def summary_lines(r: ServiceReport) -> list[str]:
             f"at min_replicas ({r.facts.autoscaling.min_replicas}): {r.usage.minutes_at_min} "
             f"of {r.usage.covered_minutes}"
         )
+    slo = []
+    if r.usage.slow_minutes is not None and r.facts.latency_slo is not None:
+        at_max = f", {r.usage.slow_at_max} of them at max_replicas" if r.usage.slow_minutes else ""
+        slo.append(f"p95 above {r.facts.latency_slo * 1000:g} ms in {r.usage.slow_minutes} minutes{at_max}")
+    if r.usage.failing_minutes is not None and r.facts.error_slo is not None:
+        slo.append(f"errors above {r.facts.error_slo * 100:g} % in {r.usage.failing_minutes} minutes")
+    if slo:
+        out.append(
+            f"SLO (the built-in alerts' critical thresholds): {'; '.join(slo)} of {r.usage.covered_minutes} (measured)"
+        )
     h = r.headroom
     if h.peak_rps is None:
         out.append("headroom: no traffic recorded")

@@ -206,6 +206,21 @@ function limitsNote(s) {
   return tParts("report.usage.atLimits", { max: sourced("configured", fmt.int(c.ceiling)), atMax: minutes(s.usage.minutes_at_max), min: sourced("configured", fmt.int(c.min_replicas)), atMin: minutes(s.usage.minutes_at_min) });
 }
 
+/** The minutes over the built-in alerts' critical thresholds, when there was something to count. */
+function sloLine(s) {
+  const c = s.configured || {};
+  const u = s.usage;
+  const parts = [];
+  if (typeof u.slow_minutes === "number" && typeof c.latency_slo_seconds === "number") {
+    parts.push(...tParts("report.slo.latency", { slo: sourced("configured", fmt.seconds(c.latency_slo_seconds)), minutes: sourced("measured", fmt.int(u.slow_minutes)), atMax: fmt.int(u.slow_at_max) }));
+  }
+  if (typeof u.failing_minutes === "number" && typeof c.error_slo_ratio === "number") {
+    if (parts.length) parts.push(" · ");
+    parts.push(...tParts("report.slo.errors", { slo: sourced("configured", fmt.percent(c.error_slo_ratio)), minutes: sourced("measured", fmt.int(u.failing_minutes)) }));
+  }
+  return parts.length ? h("p", { class: "hint wrap", "data-testid": "report-slo" }, `${t("report.slo")} `, ...parts) : null;
+}
+
 function configuredText(c) {
   if (c.autoscaling) return t("report.configured.autoscaling", { min: fmt.int(c.min_replicas), max: fmt.int(c.ceiling) });
   if (c.ceiling !== null && c.ceiling !== undefined) return t("report.configured.fixed", { count: fmt.int(c.ceiling) });
@@ -296,6 +311,7 @@ function detail(s) {
       ),
     ),
     h("p", { class: "hint" }, sourceMark("measured"), t("report.usage.covered", { minutes: fmt.duration((u.covered_minutes || 0) * 60) })),
+    sloLine(s),
     h("h3", { text: t("report.headroom") }),
     h("p", { class: "wrap", "data-testid": "report-headroom" }, s.headroom ? headroomText(s.headroom, s.capacity) : t("report.headroom.none")),
     h("h3", {}, t("report.recommendations"), " ", h("span", { class: "count-pill", text: fmt.int(recs.length) })),
