@@ -25,6 +25,7 @@ from scalepilot.control.report import (
     MONTH_S,
     Facts,
     Minutes,
+    Recommendation,
     factor_growth,
     headroom,
     project,
@@ -175,7 +176,9 @@ def test_projection_of_a_fixed_count_and_of_nothing() -> None:
     assert watched.run is None and "only the oracle" in watched.note
 
 
-def _rules(**kw: object) -> list[str]:
+def _found(**kw: object) -> list[Recommendation]:
+    """``recommend`` over ``m`` (default: an hour at 3 replicas, 40 % CPU) with ``facts``
+    and the other arguments' quiet defaults, any of them given instead."""
     facts = kw.pop("facts", Facts(autoscaling=auto(), targets={"cpu": 70.0}))
     m = kw.pop("m", minutes(60, replicas_ready=3, replicas_desired=3, cpu_cores=1.2, load_rps=30))
     used = usage(m, facts)  # type: ignore[arg-type]
@@ -188,8 +191,11 @@ def _rules(**kw: object) -> list[str]:
         "capacity_known": True,
     }
     args.update(kw)
-    found = recommend(facts, used, headroom(m, facts, None), **args)  # type: ignore[arg-type]
-    return [r.kind for r in found]
+    return recommend(facts, used, headroom(m, facts, None), **args)  # type: ignore[arg-type]
+
+
+def _rules(**kw: object) -> list[str]:
+    return [r.kind for r in _found(**kw)]
 
 
 def test_quiet_when_nothing_asks_for_a_change() -> None:
@@ -200,19 +206,7 @@ def test_quiet_when_nothing_asks_for_a_change() -> None:
 def test_rules_fire_on_their_evidence() -> None:
     at_max = minutes(60, replicas_ready=6, replicas_desired=6, cpu_cores=2.4, load_rps=30)
     assert "raise_max_replicas" in _rules(m=at_max)
-    facts = Facts(autoscaling=auto(), targets={"cpu": 70.0})
-    used = usage(at_max, facts)
-    (first, *_) = recommend(
-        facts,
-        used,
-        headroom(at_max, facts, None),
-        measured_replica_hours=6.0,
-        covered_s=3600.0,
-        flaps=0,
-        failed=0,
-        projections=[],
-        capacity_known=True,
-    )
+    (first, *_) = _found(m=at_max, measured_replica_hours=6.0)
     # The dashboard writes the sentence from these in the reader's language.
     assert first.key == "raise_max_replicas" and first.params == {"max": 6, "minutes": 60, "share": 100.0}
     hot = minutes(60, replicas_ready=3, replicas_desired=3, cpu_cores=2.85, load_rps=30)  # 95 % per replica
@@ -295,25 +289,12 @@ def test_minutes_over_the_alerts_critical_thresholds() -> None:
     facts = Facts(autoscaling=auto(), targets={"cpu": 70.0}, latency_slo=0.5, error_slo=0.01)
     u = usage(m, facts)
     assert (u.slow_minutes, u.slow_at_max, u.failing_minutes) == (3, 2, 2)
-    found = recommend(
-        facts,
-        u,
-        headroom(m, facts, None),
-        measured_replica_hours=1.0,
-        covered_s=360.0,
-        flaps=0,
-        failed=0,
-        projections=[],
-        capacity_known=True,
-    )
+    found = _found(facts=facts, m=m, covered_s=360.0, measured_replica_hours=1.0)
     (earlier,) = [r for r in found if r.kind == "scale_earlier"]
     assert earlier.params == {"slo_ms": 500, "minutes": 3, "below_max": 1, "max": 6}
     # Slow only while pinned at the ceiling: the policy is not what to change.
     pinned = minutes(3, latency_p95_seconds=0.9, replicas_desired=6, replicas_ready=6)
-    assert "scale_earlier" not in [r.kind for r in recommend(
-        facts, usage(pinned, facts), headroom(pinned, facts, None), measured_replica_hours=1.0, covered_s=180.0,
-        flaps=0, failed=0, projections=[], capacity_known=True,
-    )]  # fmt: skip
+    assert "scale_earlier" not in _rules(facts=facts, m=pinned, covered_s=180.0, measured_replica_hours=1.0)
     # Nothing measured is not "0 minutes over".
     blank = usage(minutes(3, replicas_ready=2), facts)
     assert blank.slow_minutes is None and blank.failing_minutes is None
