@@ -87,6 +87,7 @@ def full(config: Path) -> dict[str, Any]:
         "--users-now", "100", "--users", "200", "--growth", "3", "-o", "json",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
+    assert "applies to all 2 services; use -s for one" in done.stderr
     return dict(json.loads(done.stdout))
 
 

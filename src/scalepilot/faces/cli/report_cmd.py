@@ -387,8 +387,11 @@ def report_cmd(
     options = Options(
         range_s=range_s, services=service, capacity=capacity, startup_delay=delay, price=price, growths=growths
     )
+    count = len(service) or len(names)
+    if capacity is not None and count > 1:
+        # One replica's capacity is one service's: say so rather than guess which.
+        print_error(f"note: the capacity given ({capacity.source}) applies to all {count} services; use -s for one")
     try:
-        count = len(service) or len(names)
         report = _build(store, loaded.config, options, count, output is ReportOutput.table)
     finally:
         store.close()
