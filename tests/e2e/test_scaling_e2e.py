@@ -6,7 +6,9 @@ built-in balancer) scales up under load and back down when it ends, never leavin
 who and why and pauses the autoscaler; pause and resume; `scalepilot explain` shows the
 decisions; after `kill -9` of scalepilot during the demo no replica process survives, and
 the next start is clean; a scale-down under steady load drains and fails no request;
-`scalepilot demo` (short) scales up, prints its summary and leaves nothing running.
+`scalepilot demo` (short) scales up, prints its summary and leaves nothing running, and
+says why it made no rollout; a longer demo rolls version 2 out as a canary in its last
+quiet phase and promotes it.
 """
 
 from __future__ import annotations
@@ -290,3 +292,45 @@ def test_short_demo(tmp_path: Path, no_leftovers: None) -> None:
         ).stdout
     )
     assert any(e["details"]["to"] > e["details"]["from"] for e in events), res.stdout[-3000:]
+    # Its last quiet phase (13.5 s) is too short for a rollout, and the summary says so.
+    assert "not made: the last quiet phase is shorter than 40 s" in " ".join(res.stdout.split())
+
+
+def test_the_demo_rolls_version_2_out(tmp_path: Path, no_leftovers: None) -> None:
+    """At 2m20s the last quiet phase lasts 42 s: the demo edits its config to version 2
+    and reloads, and the canary goes 25 % → 50 % → 100 % and is promoted."""
+    port = free_port()
+    data = tmp_path / "demo"
+    res = subprocess.run(
+        [*SCALEPILOT, "demo", "--duration", "140s", "--peak", "150", "--port", str(port), "--data-dir", str(data)],
+        capture_output=True,
+        text=True,
+        timeout=400,
+        env={**os.environ, "COLUMNS": "150"},
+        check=False,
+    )
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    assert "version 2 promoted after" in " ".join(res.stdout.split()), res.stdout[-3000:]
+    assert 'SHOP_VERSION: "2"' in (data / "demo.yaml").read_text()
+    events = json.loads(
+        subprocess.run(
+            [
+                *SCALEPILOT,
+                "events",
+                "--data-dir",
+                str(data),
+                "-k",
+                "rollout_step",
+                "-k",
+                "rollout_promoted",
+                "-o",
+                "json",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout
+    )
+    kinds = [e["kind"] for e in reversed(events)]
+    assert kinds[-1] == "rollout_promoted" and kinds.count("rollout_step") >= 2, kinds

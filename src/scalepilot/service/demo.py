@@ -19,9 +19,12 @@ from pathlib import Path
 
 from scalepilot.adapters.loadgen import LoadSecond, ramp
 from scalepilot.adapters.loadgen.generator import Profile
-from scalepilot.domain.events import Event
+from scalepilot.domain.events import Event, EventKind
 
 QUIET_RPS = 15.0
+ROLLOUT_NEEDS_S = 40.0
+"""The final quiet phase must be this long for the demo to roll a new version out in it:
+the canary's steps (about 30 s with replica starts) and the old replicas' drain."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +32,8 @@ class DemoPlan:
     duration_s: float
     peak_rps: float
     server_port: int
+    rollout: bool = True
+    """Roll version 2 of the shop out in the final quiet phase, when it is long enough."""
 
     @property
     def phases(self) -> list[tuple[str, float, float]]:
@@ -42,13 +47,21 @@ class DemoPlan:
         (_, _, up), (_, _, top), (_, _, hold), (_, _, down), _ = self.phases
         return ramp([(0, QUIET_RPS), (up, QUIET_RPS), (top, self.peak_rps), (hold, self.peak_rps), (down, QUIET_RPS)])
 
+    @property
+    def rollout_at(self) -> float | None:
+        """Seconds into the load at which version 2 is rolled out; None if not."""
+        _, start, end = self.phases[-1]
+        return start if self.rollout and end - start >= ROLLOUT_NEEDS_S else None
+
     def phase_at(self, t: float) -> str:
         for name, start, end in self.phases:
             if start <= t < end:
                 return name
         return "done"
 
-    def config_yaml(self) -> str:
+    def config_yaml(self, version: int = 1) -> str:
+        """The demo's config; ``version`` 2 differs only in the shop's environment, which
+        a reload rolls out by the ``rollout:`` block (a canary with analysis)."""
         python = sys.executable
         return f"""# Written by `scalepilot demo`; run it yourself with `scalepilot run -c <this file>`.
 server:
@@ -64,6 +77,7 @@ services:
     target:
       type: local
       command: ["{python}", -m, scalepilot.examples.shop, --port, "{{port}}", --concurrency, "8"]
+      env: {{SHOP_VERSION: "{version}"}}   # a reload with a new version rolls it out (rollout: below)
       replicas: 2
       readiness: {{type: http, path: /healthz, interval: 500ms, timeout: 1s}}
       resources: {{cpu: 0.5, memory: 256MiB}}
@@ -88,6 +102,16 @@ services:
         scaleDown:
           stabilizationWindowSeconds: 30
           policies: [{{type: Pods, value: 2, periodSeconds: 10}}]
+    rollout:                     # how a new version (here: SHOP_VERSION) replaces the running one
+      strategy: canary
+      steps: [{{weight: 25}}, {{pause: 8s}}, {{weight: 50}}, {{pause: 8s}}]
+      scale_down_delay: 5s       # old replicas kept this long after all traffic moved
+      analysis:                  # measured every interval while the canary has traffic
+        interval: 4s
+        window: 20s
+        max_error_rate: 5%
+        max_latency: 500ms
+        on_no_data: pass         # a quiet canary with no request yet is not a failure here
 """
 
 
@@ -106,6 +130,9 @@ class DemoSummary:
     served: int
     errors: int
     shed: int
+    rollout: str = ""
+    """What became of the rollout of version 2: how long it took and how it ended, or why
+    there was none."""
 
 
 def quantile(values: list[float], q: float) -> float | None:
@@ -129,6 +156,7 @@ def summarize(
         ready = next((e for e in events if e.kind == "replica_ready" and e.timestamp_ms >= first_up.timestamp_ms), None)
         if ready is not None:
             ready_s = (ready.timestamp_ms - started_ms) / 1000 - ramp_start
+    rollout = _rollout_outcome(plan, events)
     _, peak_start, peak_end = plan.phases[2]
     before_end = ramp_start + (ready_s if ready_s is not None else plan.phases[2][2] - ramp_start)
     before = [x for s in seconds if ramp_start <= s.second < before_end for x in s.latencies_s]
@@ -143,7 +171,33 @@ def summarize(
         served=sum(s.ok for s in seconds),
         errors=sum(s.errors for s in seconds),
         shed=sum(s.shed for s in seconds),
+        rollout=rollout,
     )
+
+
+def _rollout_outcome(plan: DemoPlan, events: list[Event]) -> str:
+    if not plan.rollout:
+        return "not made (--no-rollout)"
+    if plan.rollout_at is None:
+        return f"not made: the last quiet phase is shorter than {ROLLOUT_NEEDS_S:g} s (try --duration 3m)"
+    started = next((e for e in events if e.kind == EventKind.ROLLOUT_STARTED), None)
+    if started is None:
+        return "not started"
+    ended = next(
+        (
+            e
+            for e in events
+            if e.kind in (EventKind.ROLLOUT_PROMOTED, EventKind.ROLLOUT_ABORTED)
+            and e.timestamp_ms >= started.timestamp_ms
+        ),
+        None,
+    )
+    if ended is None:
+        return "still running when the demo ended"
+    took = (ended.timestamp_ms - started.timestamp_ms) / 1000
+    if ended.kind == EventKind.ROLLOUT_PROMOTED:
+        return f"version 2 promoted after {took:.0f} s (canary 25 % → 50 % → 100 %; analysis found no failure)"
+    return f"aborted after {took:.0f} s: {ended.details.get('reason') or ended.message}"
 
 
 def default_data_dir() -> Path:

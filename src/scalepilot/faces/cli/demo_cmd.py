@@ -23,6 +23,9 @@ from scalepilot.faces.cli.run_cmd import serve
 from scalepilot.service.demo import DemoPlan, DemoSummary, default_data_dir, summarize
 from scalepilot.service.runtime import Runtime
 
+ROLLOUT_GRACE_S = 30.0
+"""How long the demo waits after the load for a rollout still under way to end."""
+
 
 def _ms(seconds: float | None) -> str:
     return "–" if seconds is None else f"{seconds * 1000:.0f} ms"
@@ -37,6 +40,7 @@ class _View:
         self.decisions: list[str] = []
         self.seen_decision: float | None = None
         self.peak_ready = 0
+        self.rollout = ""
 
     def tick(self) -> None:
         svc = self.runtime.controllers["shop"].describe()
@@ -60,6 +64,13 @@ class _View:
                 f"{replicas.get('desired', '?')} / {replicas.get('ready', '?')}",
             )
         )
+        drivers = self.runtime.controllers["shop"].rollouts
+        r = drivers.describe() if drivers is not None else None
+        if r is not None:
+            self.rollout = (
+                f"rollout {r['stable_revision']} → {r['revision']}: {r['phase']}, stage {r['stage']} of "
+                f"{len(r['stages'])} ({r['stage_label']}), {r['weight']} % of traffic on the new version"
+            )
         decision = (svc.get("autoscaling") or {}).get("last_decision")
         if decision and decision["time"] != self.seen_decision and decision["change"]:
             self.seen_decision = decision["time"]
@@ -82,6 +93,8 @@ class _View:
             table.add_row(*row)
         lines = [Text("scaling decisions", style="bold")]
         lines += [Text(d) for d in self.decisions[-8:]] or [Text("  none yet", style="dim")]
+        if self.rollout:
+            lines += [Text(self.rollout, style="bold cyan")]
         note = Text(
             "offered/served/p95/errors: measured by the load generator over the last 3 s; replicas: the local target",
             style="dim",
@@ -103,6 +116,7 @@ def _print_summary(s: DemoSummary, plan: DemoPlan, data_dir: Path) -> None:
     table.add_row("p95 at peak once scaled (second half of the peak)", _ms(s.p95_after_s))
     table.add_row("requests offered / served", f"{s.offered} / {s.served}")
     table.add_row("errors / shed by the load generator", f"{s.errors} / {s.shed}")
+    table.add_row("rollout of version 2 (in the last quiet phase)", s.rollout or "–")
     console.print(table)
     console.print(
         f"Everything is stored in {data_dir}: try [bold]scalepilot explain shop --data-dir {data_dir}[/bold] "
@@ -117,20 +131,28 @@ def demo(
     peak: float = typer.Option(250.0, help="Peak load in requests per second (loopback only)."),
     port: int = typer.Option(8420, help="Port of scalepilot's HTTP server on 127.0.0.1."),
     data_dir: Path = typer.Option(default_data_dir(), "--data-dir", help="Where the demo keeps its data."),
+    rollout: bool = typer.Option(
+        True, "--rollout/--no-rollout", help="Roll version 2 out as a canary in the last quiet phase (from 2m15s)."
+    ),
 ) -> None:
     """Watch scalepilot scale a real service under real load, with zero setup.
 
     Starts the bundled example shop API (each request waits ~120 ms on a simulated
     upstream call; a replica serves ~65 requests/s) as local replicas behind the
     built-in balancer, drives it quiet → peak → quiet with an open-loop load generator
-    on loopback, and shows load, p95, replicas and each scaling decision live. Ends with
-    a summary. Ctrl-C stops everything and leaves nothing running.
+    on loopback, and shows load, p95, replicas and each scaling decision live. In the
+    last quiet phase (when it lasts 40 s, from --duration 2m15s) it edits the config to
+    version 2 of the shop and reloads it, as a user would: the new version is rolled out
+    as a canary, 25 % → 50 % → 100 % of traffic, measured all along. Ends with a
+    summary. Ctrl-C stops everything and leaves nothing running.
 
     [b]Examples[/b]
 
       scalepilot demo
 
       scalepilot demo --duration 60s --peak 200
+
+      scalepilot demo --no-rollout
     """
     try:
         seconds = parse_duration(duration)
@@ -141,7 +163,7 @@ def demo(
         err_console.print("error: --duration must be at least 30s", highlight=False, markup=False)
         raise typer.Exit(1)
     logging.basicConfig(level="WARNING", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    plan = DemoPlan(duration_s=seconds, peak_rps=peak, server_port=port)
+    plan = DemoPlan(duration_s=seconds, peak_rps=peak, server_port=port, rollout=rollout)
     data_dir.mkdir(parents=True, exist_ok=True)
     config_path = data_dir / "demo.yaml"
     config_path.write_text(plan.config_yaml())
@@ -170,8 +192,24 @@ def demo(
         load = asyncio.create_task(gen.run())
         try:
             with Live(view.render(), console=console, refresh_per_second=2, transient=False) as live:
+                rolled = False
                 while not load.done():
                     await asyncio.wait({load}, timeout=1.0)
+                    if not rolled and plan.rollout_at is not None and gen.elapsed_s >= plan.rollout_at:
+                        # What a user does: edit the config, then reload it.
+                        rolled = True
+                        config_path.write_text(plan.config_yaml(version=2))
+                        await runtime.reload("demo")
+                    view.tick()
+                    live.update(view.render())
+                # The last replicas of a rollout may still be draining: give it a moment to end.
+                drivers = controller.rollouts
+                deadline = time.monotonic() + ROLLOUT_GRACE_S
+                while rolled and drivers is not None and time.monotonic() < deadline:
+                    described = drivers.describe()
+                    if described is None or described["phase"] != "progressing":
+                        break
+                    await asyncio.sleep(0.5)
                     view.tick()
                     live.update(view.render())
         finally:
