@@ -259,50 +259,11 @@ def test_scale_down_under_steady_load_fails_no_request(tmp_path: Path, no_leftov
     assert sum(s.ok for s in gen.seconds) == offered
 
 
-def test_short_demo(tmp_path: Path, no_leftovers: None) -> None:
-    port = free_port()
+def run_demo(data: Path, duration: str, peak: str) -> str:
+    """``scalepilot demo`` to its end on a free port; its output, whitespace folded."""
+    args = ["demo", "--duration", duration, "--peak", peak, "--port", str(free_port()), "--data-dir", str(data)]
     res = subprocess.run(
-        [
-            *SCALEPILOT,
-            "demo",
-            "--duration",
-            "45s",
-            "--peak",
-            "220",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(tmp_path / "demo"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        env={**os.environ, "COLUMNS": "150"},
-        check=False,
-    )
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    assert "summary (all measured in this run)" in res.stdout
-    events = json.loads(
-        subprocess.run(
-            [*SCALEPILOT, "events", "--data-dir", str(tmp_path / "demo"), "-k", "scaled", "-o", "json"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=True,
-        ).stdout
-    )
-    assert any(e["details"]["to"] > e["details"]["from"] for e in events), res.stdout[-3000:]
-    # Its last quiet phase (13.5 s) is too short for a rollout, and the summary says so.
-    assert "not made: the last quiet phase is shorter than 40 s" in " ".join(res.stdout.split())
-
-
-def test_the_demo_rolls_version_2_out(tmp_path: Path, no_leftovers: None) -> None:
-    """At 2m20s the last quiet phase lasts 42 s: the demo edits its config to version 2
-    and reloads, and the canary goes 25 % → 50 % → 100 % and is promoted."""
-    port = free_port()
-    data = tmp_path / "demo"
-    res = subprocess.run(
-        [*SCALEPILOT, "demo", "--duration", "140s", "--peak", "150", "--port", str(port), "--data-dir", str(data)],
+        [*SCALEPILOT, *args],
         capture_output=True,
         text=True,
         timeout=400,
@@ -310,27 +271,37 @@ def test_the_demo_rolls_version_2_out(tmp_path: Path, no_leftovers: None) -> Non
         check=False,
     )
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    assert "version 2 promoted after" in " ".join(res.stdout.split()), res.stdout[-3000:]
-    assert 'SHOP_VERSION: "2"' in (data / "demo.yaml").read_text()
-    events = json.loads(
-        subprocess.run(
-            [
-                *SCALEPILOT,
-                "events",
-                "--data-dir",
-                str(data),
-                "-k",
-                "rollout_step",
-                "-k",
-                "rollout_promoted",
-                "-o",
-                "json",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=True,
-        ).stdout
+    return " ".join(res.stdout.split())
+
+
+def event_kinds(data: Path, *kinds: str) -> list[dict[str, Any]]:
+    """The recorded events of these kinds, oldest first."""
+    args = [a for k in kinds for a in ("-k", k)]
+    done = subprocess.run(
+        [*SCALEPILOT, "events", "--data-dir", str(data), *args, "-o", "json"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
     )
-    kinds = [e["kind"] for e in reversed(events)]
+    return list(reversed(json.loads(done.stdout)))
+
+
+def test_short_demo(tmp_path: Path, no_leftovers: None) -> None:
+    out = run_demo(tmp_path / "demo", "45s", "220")
+    assert "summary (all measured in this run)" in out
+    events = event_kinds(tmp_path / "demo", "scaled")
+    assert any(e["details"]["to"] > e["details"]["from"] for e in events), out[-3000:]
+    # Its last quiet phase (13.5 s) is too short for a rollout, and the summary says so.
+    assert "not made: the last quiet phase is shorter than 40 s" in out
+
+
+def test_the_demo_rolls_version_2_out(tmp_path: Path, no_leftovers: None) -> None:
+    """At 2m20s the last quiet phase lasts 42 s: the demo edits its config to version 2
+    and reloads, and the canary goes 25 % → 50 % → 100 % and is promoted."""
+    data = tmp_path / "demo"
+    out = run_demo(data, "140s", "150")
+    assert "version 2 promoted after" in out, out[-3000:]
+    assert 'SHOP_VERSION: "2"' in (data / "demo.yaml").read_text()
+    kinds = [e["kind"] for e in event_kinds(data, "rollout_step", "rollout_promoted")]
     assert kinds[-1] == "rollout_promoted" and kinds.count("rollout_step") >= 2, kinds
