@@ -138,7 +138,7 @@ def test_usage_headroom_and_recommendations_from_the_stored_figures(browser: Any
 
     # No latency was recorded, so only the error threshold has minutes to count.
     expect(detail.get_by_test_id("report-slo")).to_have_text(
-        "SLO (the built-in alerts' critical thresholds): errors above 1% (configured) in 0 (measured) minutes"
+        "SLO (the built-in alerts' critical thresholds): errors above 1% (configured) in 0 (measured) min"
     )
     headroom = detail.get_by_test_id("report-headroom")
     expect(headroom).to_contain_text("The peak was 40 req/s (measured) at ")
@@ -157,7 +157,7 @@ def test_usage_headroom_and_recommendations_from_the_stored_figures(browser: Any
         "Raise autoscaling.max_replicas above 4: the autoscaler wanted more."
     )
     expect(raise_max.get_by_test_id("rec-evidence")).to_contain_text(
-        f"Evidence: the desired count was at max_replicas 4 in {params['minutes']} minutes ("
+        f"Evidence: the desired count was at max_replicas 4 in {params['minutes']} min ("
     )
     expect(raise_max.get_by_test_id("rec-source")).to_have_text("measured")
     expect(raise_max.locator('[data-testid="rec-source"] .src-measured')).to_have_count(1)

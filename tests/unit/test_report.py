@@ -313,3 +313,13 @@ def test_facts_take_the_slo_from_the_builtin_alerts() -> None:
         update={"latency": config.alert_rules.builtin.latency.model_copy(update={"enabled": False})}
     )
     assert Facts.of(config.services[0], off).latency_slo is None
+
+
+def test_cpu_and_memory_are_shared_among_the_replicas_that_ran() -> None:
+    # A rollout: 2 ready, but 4 replica processes (2 starting) used the CPU and memory.
+    m = minutes(2, replicas_ready=2, replicas_measured=[4, np.nan], cpu_cores=2.0, memory_bytes=400.0)
+    u = usage(m, Facts(memory_limit_bytes=200.0))
+    assert u.cpu_utilization is not None and u.memory_utilization is not None
+    # Minute 1: among the 4 measured; minute 2 has no count, so among the 2 ready.
+    assert (u.cpu_utilization.mean, u.memory_utilization.mean) == (pytest.approx(75.0), pytest.approx(75.0))
+    assert u.cpu_utilization.max == pytest.approx(100.0)

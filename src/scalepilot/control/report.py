@@ -89,7 +89,10 @@ MINUTE_COLUMNS = (
     "memory_bytes",
     "replicas_desired",
     "replicas_ready",
+    "replicas_measured",
 )
+"""``replicas_measured``: the replicas with process stats in the minute (starting and
+draining ones too), what CPU and memory are shared among."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -228,9 +231,13 @@ def _per_replica(total: FloatArray, ready: FloatArray, scale: float) -> FloatArr
 def usage(minutes: Minutes, facts: Facts) -> Usage:
     ready, desired = minutes["replicas_ready"], minutes["replicas_desired"]
     covered = np.isfinite(ready)
-    cpu = _per_replica(minutes["cpu_cores"], ready, 100.0 / facts.cpu_limit_cores)
+    # CPU and memory come from every replica process, starting and draining ones too
+    # (a rollout runs both versions): share them among those, not among the ready ones.
+    measured = minutes["replicas_measured"]
+    processes = np.where(np.isfinite(measured) & (measured > 0), measured, ready)
+    cpu = _per_replica(minutes["cpu_cores"], processes, 100.0 / facts.cpu_limit_cores)
     mem = (
-        _per_replica(minutes["memory_bytes"], ready, 100.0 / facts.memory_limit_bytes)
+        _per_replica(minutes["memory_bytes"], processes, 100.0 / facts.memory_limit_bytes)
         if facts.memory_limit_bytes
         else np.full(minutes.size, np.nan)
     )
@@ -506,6 +513,10 @@ def reversals(moves: Sequence[tuple[int, int]]) -> int:
     return sum(1 for (t0, d0), (t1, d1) in pairwise(moves) if d0 != d1 and t1 - t0 < FLAP_WINDOW_MS)
 
 
+def minutes_text(n: int) -> str:
+    return "1 minute" if n == 1 else f"{n:,} minutes"
+
+
 def _pct(x: float) -> str:
     return f"{x:.0f} %" if x >= 10 else f"{x:.1f} %"
 
@@ -532,7 +543,7 @@ def recommend(
             Recommendation(
                 "raise_max_replicas",
                 f"raise autoscaling.max_replicas above {auto.max_replicas}: the autoscaler wanted more",
-                f"the desired count was at max_replicas {auto.max_replicas} in {used.minutes_at_max} minutes "
+                f"the desired count was at max_replicas {auto.max_replicas} in {minutes_text(used.minutes_at_max)} "
                 f"({_pct(share)} of the recorded time)",
                 "measured",
                 "raise_max_replicas",
@@ -561,8 +572,8 @@ def recommend(
                     "scale_earlier",
                     "scale earlier: latency went over its critical threshold while the autoscaler could still "
                     "add replicas (a lower target, a latency metric, or autoscaling.predictive)",
-                    f"p95 above {facts.latency_slo * 1000:g} ms in {used.slow_minutes} minutes, {by_policy} of them "
-                    f"below max_replicas {auto.max_replicas}",
+                    f"p95 above {facts.latency_slo * 1000:g} ms in {minutes_text(used.slow_minutes)}, "
+                    f"{by_policy} of them below max_replicas {auto.max_replicas}",
                     "measured",
                     "scale_earlier",
                     {

@@ -17,9 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from scalepilot.config.durations import format_duration
 from scalepilot.config.models import Config, Service
 from scalepilot.config.targets import LocalTargetSettings
-from scalepilot.control.dashboard import REPLICAS, chart_queries
+from scalepilot.control.dashboard import PROCESS_MEMORY, REPLICAS, chart_queries, service_selector
 from scalepilot.control.query.engine import MAX_POINTS
 from scalepilot.control.report import (
     MINUTE_COLUMNS,
@@ -242,6 +243,8 @@ async def read_minutes(source: MetricSource, service: Service, config: Config, s
     step_ms = round(STEP_S * 1000)
     scrape_s = service.scrape.interval or config.scrape.interval
     queries = chart_queries(service, scrape_s, config.host_stats.interval, STEP_S, None, fresh=True)
+    fresh_memory = f"last_over_time({PROCESS_MEMORY}{{{service_selector([service.name])}}}[{format_duration(STEP_S)}])"
+    queries["replicas_measured"] = f"count by (service) (count by (service, replica) ({fresh_memory}))"
     times = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
     columns = {name: np.full(times.size, np.nan) for name in MINUTE_COLUMNS}
     span = (MAX_POINTS - 1) * step_ms

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from scalepilot.adapters.store import SQLiteStore
 from scalepilot.config.durations import format_duration
-from scalepilot.control.report import Growth, Projection, Stats, factor_growth, users_growth
+from scalepilot.control.report import Growth, Projection, Stats, factor_growth, minutes_text, users_growth
 from scalepilot.domain.store import StoreError
 from scalepilot.faces.cli.common import console, duration_option, load_or_exit, print_error
 from scalepilot.faces.cli.report_plot import render_report_html
@@ -142,9 +142,9 @@ def summary_lines(r: ServiceReport) -> list[str]:
     slo = []
     if r.usage.slow_minutes is not None and r.facts.latency_slo is not None:
         at_max = f", {r.usage.slow_at_max} of them at max_replicas" if r.usage.slow_minutes else ""
-        slo.append(f"p95 above {r.facts.latency_slo * 1000:g} ms in {r.usage.slow_minutes} minutes{at_max}")
+        slo.append(f"p95 above {r.facts.latency_slo * 1000:g} ms in {minutes_text(r.usage.slow_minutes)}{at_max}")
     if r.usage.failing_minutes is not None and r.facts.error_slo is not None:
-        slo.append(f"errors above {r.facts.error_slo * 100:g} % in {r.usage.failing_minutes} minutes")
+        slo.append(f"errors above {r.facts.error_slo * 100:g} % in {minutes_text(r.usage.failing_minutes)}")
     if slo:
         out.append(
             f"SLO (the built-in alerts' critical thresholds): {'; '.join(slo)} of {r.usage.covered_minutes} (measured)"
