@@ -172,6 +172,9 @@ def test_projection_of_a_fixed_count_and_of_nothing() -> None:
     assert fixed.run.replica_hours == pytest.approx(5 * 24 * 30)
     over = trace.rps * 2 > 50.0
     assert fixed.run.slo_violation_minutes == pytest.approx(over.sum() * 30)
+    # The oracle is not held at the fixed count: at night one replica does.
+    (quiet,) = project(trace, 60.0, factor_growth([0.5]), Facts(replicas=5), model)
+    assert quiet.oracle.replica_hours < 3 * 24 * 30 and quiet.oracle.replica_hours < quiet.run.replica_hours  # type: ignore[union-attr]
     (watched,) = project(trace, 60.0, factor_growth([1]), Facts(), model)
     assert watched.run is None and "only the oracle" in watched.note
 

@@ -431,7 +431,9 @@ def project(
 ) -> list[Projection]:
     """Each growth of ``trace`` through the service's policy and the oracle, per 30 days."""
     span = trace.rps.size * step_s
-    floor = max(1, facts.min_replicas or 1)
+    # The oracle keeps the policy's floor; a fixed count is what is being questioned, so
+    # without autoscaling it may go down to one replica.
+    floor = max(1, facts.autoscaling.min_replicas if facts.autoscaling else 1)
     out = []
     for g in growths:
         grown = Trace(trace.timestamps, trace.rps * g.factor)
