@@ -7,7 +7,7 @@ CPU and memory of two replicas, with a daily shape. Timed:
 
 * **report (measured parts)**: ``service.report.build_report`` without projections —
   what the API's ``/api/v1/report`` and the dashboard's report page ask; reference: the
-  seven chart queries it reads alone over the same range at 1 m steps through the same engine
+  queries it reads (one per minute column) alone over the same range at 1 m steps through the same engine
   (the ratio is what the replica integration, the event log, the statistics, the
   recommendations and the right-sizing queries add);
 * **report with projections** ×1 and ×3, as ``scalepilot report --growth 3`` runs;
@@ -162,7 +162,7 @@ def main() -> None:
             (
                 "report, measured parts",
                 best_of(rounds, lambda: report(measured)),
-                f"{n_queries} chart queries",
+                f"{n_queries} range queries",
                 best_of(rounds, queries),
             ),
             (
