@@ -14,8 +14,8 @@ events page live from the stream; the events page writes event messages in its l
 from their details (a manual scale and a timed and an open-ended pause, the user's reason
 inside, numbers and durations formatted for the locale), and falls back to the server's
 English for a kind without a template or a detail missing; acknowledging and silencing an
-alert from the alerts page, and expiring the silence; the report downloads as CSV and JSON (fetched with the
-token header, saved from a Blob); a scaling decision's marker on a chart shows its reason
+alert from the alerts page, and expiring the silence; the report downloads as CSV, JSON
+and Markdown (fetched with the token header, saved from a Blob); a scaling decision's marker on a chart shows its reason
 on hover, and the decision list under the charts has it too; the health-check dialog lists
 the scrape targets and closes with Escape, giving focus back; switching to Turkish shows
 Turkish labels, is remembered after a reload and formats numbers with a decimal comma; no
@@ -299,7 +299,7 @@ def test_acknowledge_and_silence_from_the_alerts_page(browser: Any, shop: Server
     context.close()
 
 
-def test_report_downloads_csv_and_json_with_the_token_header(browser: Any, shop: Server) -> None:
+def test_report_downloads_csv_json_and_markdown_with_the_token_header(browser: Any, shop: Server) -> None:
     context = new_context(browser)
     w = watch(context)
     page = w.page
@@ -314,6 +314,12 @@ def test_report_downloads_csv_and_json_with_the_token_header(browser: Any, shop:
         page.get_by_test_id("download-json").click()
     body = json.loads(Path(json_download.value.path()).read_text())
     assert [s["service"] for s in body["services"]] == ["shop"]
+    with page.expect_download() as md_download:
+        page.get_by_test_id("download-markdown").click()
+    md = md_download.value
+    assert md.suggested_filename.startswith("scalepilot-report-") and md.suggested_filename.endswith(".md")
+    text = Path(md.path()).read_text()
+    assert text.startswith("# Scaling report") and "## shop: " in text and "### Usage (measured)" in text
     assert w.problems() == []
     context.close()
 

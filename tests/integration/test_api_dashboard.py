@@ -257,6 +257,10 @@ def test_a_scale_reaches_the_stream_the_event_log_and_the_report(server: Server)
     priced = server.get("/api/v1/report", range="1h", service="api", price="2").json()["services"][0]
     assert priced["cost"]["cost"] == pytest.approx(priced["replica_hours"] * 2)
     assert server.get("/api/v1/report", range="1h", price="-1").status_code == 422
+    md = server.get("/api/v1/report", range="1h", service="api", format="markdown")
+    assert md.headers["content-type"].startswith("text/markdown")
+    assert md.headers["content-disposition"].endswith('.md"')
+    assert md.text.startswith("# Scaling report") and "## api: autoscaling" in md.text
 
     resp = server.get("/api/v1/report", range="1h", format="csv")
     assert resp.headers["content-type"].startswith("text/csv")

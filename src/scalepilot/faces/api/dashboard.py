@@ -26,6 +26,7 @@ from scalepilot.control.dashboard import CHART_SERIES, chart_queries
 from scalepilot.domain.clock import iso_ms as iso
 from scalepilot.domain.events import EventKind
 from scalepilot.domain.query import QueryError
+from scalepilot.faces.report_text import to_markdown
 from scalepilot.service.overview import event_body
 from scalepilot.service.report import SCALING_KINDS, Options, build_report, decision_row
 from scalepilot.service.runtime import Runtime
@@ -197,15 +198,20 @@ def dashboard_router(runtime: Runtime) -> APIRouter:
         response_model=None,
         responses={
             200: {
-                "description": "The report: JSON, or with format=csv one row per scaling event.",
-                "content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}},
+                "description": "The report: JSON; with format=csv one row per scaling event; with "
+                "format=markdown the document `scalepilot report -o markdown` prints (without projections).",
+                "content": {
+                    "application/json": {},
+                    "text/csv": {"schema": {"type": "string"}},
+                    "text/markdown": {"schema": {"type": "string"}},
+                },
             }
         },
     )
     async def report(
         range_: Annotated[str, Query(alias="range", description="How far back: 5m to 31d.")] = "24h",
         service_: Annotated[str | None, Query(alias="service", description="Only this service.")] = None,
-        format_: Annotated[str, Query(alias="format", pattern="^(json|csv)$")] = "json",
+        format_: Annotated[str, Query(alias="format", pattern="^(json|csv|markdown)$")] = "json",
         price: Annotated[
             float | None, Query(ge=0, description="Cost of one replica for an hour (any currency): adds costs.")
         ] = None,
@@ -226,8 +232,15 @@ def dashboard_router(runtime: Runtime) -> APIRouter:
         except QueryError as exc:
             raise HTTPException(503, f"reading the store: {exc}") from exc
         body = built.to_dict()
+        stamp = iso(built.end_ms)[:19].replace(":", "").replace("-", "")
         if format_ == "json":
             return body
+        if format_ == "markdown":
+            return Response(
+                to_markdown(built, price is not None),
+                media_type="text/markdown; charset=utf-8",
+                headers={"Content-Disposition": f'attachment; filename="scalepilot-report-{stamp}.md"'},
+            )
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow(["time", "service", "kind", "from", "to", "actor", "reason"])
@@ -235,7 +248,6 @@ def dashboard_router(runtime: Runtime) -> APIRouter:
             writer.writerow(
                 [iso(r["timestamp_ms"]), r["service"], r["kind"], r["from"], r["to"], r["actor"], r["reason"]]
             )
-        stamp = iso(built.end_ms)[:19].replace(":", "").replace("-", "")
         return Response(
             out.getvalue(),
             media_type="text/csv; charset=utf-8",

@@ -22,6 +22,9 @@ const SUMMARY = [
   ["covered", (s) => fmt.duration(s.covered_seconds)],
 ];
 
+// What each download asks the API for, and the file's extension.
+const DOWNLOADS = { json: { accept: "application/json", ext: "json" }, csv: { accept: "text/csv", ext: "csv" }, markdown: { accept: "text/markdown", ext: "md" } };
+
 // With a price: the cost over the covered time and at that rate for 30 days.
 const COST = [
   ["cost", (s) => (s.cost ? sourced("measured", fmt.money(s.cost.cost), t("report.costDetail")) : fmt.DASH)],
@@ -59,13 +62,14 @@ export function mount(root, { params }) {
   const messages = h("div", { class: "messages", "aria-live": "polite" });
   const jsonButton = h("button", { type: "button", class: "button", "data-testid": "download-json", text: t("report.downloadJson"), onclick: (e) => download("json", e.currentTarget) });
   const csvButton = h("button", { type: "button", class: "button", "data-testid": "download-csv", text: t("report.downloadCsv"), onclick: (e) => download("csv", e.currentTarget) });
+  const markdownButton = h("button", { type: "button", class: "button", "data-testid": "download-markdown", text: t("report.downloadMarkdown"), onclick: (e) => download("markdown", e.currentTarget) });
   const form = h(
     "form",
     { class: "filters card" },
     h("label", {}, h("span", { text: t("report.range") }), rangeSelect),
     h("label", {}, h("span", { text: t("events.service") }), serviceSelect),
     h("label", {}, h("span", { text: t("report.price") }), priceInput),
-    h("div", { class: "actions" }, jsonButton, csvButton),
+    h("div", { class: "actions" }, jsonButton, csvButton, markdownButton),
   );
   const body = h("div", { class: "report-body", "aria-busy": "true" });
   replace(root, h("div", { class: "page-head" }, h("h1", { text: t("nav.report") })), form, messages, body);
@@ -163,14 +167,15 @@ export function mount(root, { params }) {
 
   async function download(format, button) {
     button.disabled = true;
+    const { accept, ext } = DOWNLOADS[format];
     try {
-      const res = await request(`/api/v1/report${qs({ range: state.range, service: state.service, price: state.price, format })}`, { accept: format === "csv" ? "text/csv" : "application/json" });
+      const res = await request(`/api/v1/report${qs({ range: state.range, service: state.service, price: state.price, format })}`, { accept });
       const blob = await res.blob();
       const disposition = res.headers.get("Content-Disposition") || "";
       const match = /filename="?([^";]+)"?/.exec(disposition);
-      const name = match ? match[1] : `scalepilot-report-${state.range}.${format}`;
+      const name = match ? match[1] : `scalepilot-report-${state.range}.${ext}`;
       const url = URL.createObjectURL(blob);
-      const a = h("a", { href: url, download: name.endsWith(`.${format}`) ? name : `${name}.${format}`, class: "visually-hidden" });
+      const a = h("a", { href: url, download: name.endsWith(`.${ext}`) ? name : `${name}.${ext}`, class: "visually-hidden" });
       document.body.append(a);
       a.click();
       a.remove();
