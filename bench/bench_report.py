@@ -39,7 +39,7 @@ import numpy as np
 from scalepilot.adapters.store import SQLiteStore
 from scalepilot.config.models import Config, StorageSettings
 from scalepilot.control.report import MINUTE_COLUMNS, Facts, factor_growth, traffic_trace
-from scalepilot.control.simulation import ServiceModel, simulate
+from scalepilot.control.simulation import ServiceModel, Trace, simulate
 from scalepilot.domain.labels import make_labels
 from scalepilot.service.metric_source import EmbeddedMetricSource
 from scalepilot.service.report import STEP_S, Capacity, Options, build_report, read_minutes
@@ -153,7 +153,7 @@ def main() -> None:
 
         def simulations() -> object:
             for k in (1.0, 3.0):
-                grown = type(trace)(trace.timestamps, trace.rps * k)
+                grown = Trace(trace.timestamps, trace.rps * k)
                 simulate("x", facts.autoscaling, grown, model, step=STEP_S)  # type: ignore[arg-type]
             return None
 

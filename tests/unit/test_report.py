@@ -248,7 +248,7 @@ def test_reversals_only_when_close() -> None:
     assert reversals([(0, 1), (10, 1), (20, 1)]) == 0
 
 
-def test_check_capacity_when_today_simulated_is_off_the_measured() -> None:
+def test_check_capacity_when_the_recorded_traffic_simulated_is_off_the_measured() -> None:
     traced = traffic_trace(_day_trace(20.0))
     assert traced is not None
     trace, _ = traced

@@ -12,8 +12,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from scalepilot.config.durations import format_duration
 from scalepilot.config.models import Service
+from scalepilot.domain.query import RangeSeries
+from scalepilot.domain.samples import Float64Array as FloatArray
 
 BALANCER_REQUESTS = "scalepilot_lb_requests_total"
 BALANCER_LATENCY = "scalepilot_lb_request_duration_seconds"
@@ -123,18 +128,34 @@ def overview_groups(services: Sequence[Service], default_interval_s: float) -> l
 
 
 def chart_queries(
-    service: Service,
-    scrape_interval_s: float,
-    stats_interval_s: float,
-    step_s: float,
-    forecast_horizon_s: float | None,
-    *,
-    fresh: bool = False,
+    service: Service, scrape_interval_s: float, stats_interval_s: float, step_s: float, forecast_horizon_s: float | None
 ) -> dict[str, str]:
-    """Every chart series of one service, for a range query with ``step_s``. With
-    ``fresh``, a gauge counts at a step only if it was written within that step (not
-    within the lookback's five minutes), so time without samples stays a gap: what the
-    scaling report counts minutes with."""
+    """Every chart series of one service, for a range query with ``step_s``."""
+    out = _figures(service, scrape_interval_s, stats_interval_s, step_s, fresh=False)
+    if forecast_horizon_s is not None:
+        # A forecast made at t is for t + horizon: shifted so it lines up with the load
+        # it predicted, the gap between the two lines is the forecast's error.
+        sel = service_selector([service.name])
+        out["forecast_rps"] = f"max by (service) ({FORECAST}{{{sel}}} offset -{format_duration(forecast_horizon_s)})"
+    return out
+
+
+def report_queries(
+    service: Service, scrape_interval_s: float, stats_interval_s: float, step_s: float
+) -> dict[str, str]:
+    """The scaling report's columns: the charts' figures, with a gauge counted at a step
+    only if it was written within that step (not within the lookback's five minutes),
+    so time without samples stays a gap; and ``replicas_measured``, the replicas with
+    process stats in the step (starting and draining ones too)."""
+    out = _figures(service, scrape_interval_s, stats_interval_s, step_s, fresh=True)
+    memory = f"last_over_time({PROCESS_MEMORY}{{{service_selector([service.name])}}}[{format_duration(step_s)}])"
+    out["replicas_measured"] = f"count by (service) (count by (service, replica) ({memory}))"
+    return out
+
+
+def _figures(
+    service: Service, scrape_interval_s: float, stats_interval_s: float, step_s: float, *, fresh: bool
+) -> dict[str, str]:
     sel = service_selector([service.name])
     out = figure_queries(
         signal_names(service), sel, rate_window(scrape_interval_s, step_s), quantiles=(0.5, 0.95, 0.99)
@@ -149,10 +170,23 @@ def chart_queries(
     for state in ("desired", "ready"):
         replicas = REPLICAS + "{" + sel + f',state="{state}"' + "}"
         out[f"replicas_{state}"] = f"max by (service) ({gauge(replicas)})"
-    if forecast_horizon_s is not None:
-        # A forecast made at t is for t + horizon: shifted so it lines up with the load
-        # it predicted, the gap between the two lines is the forecast's error.
-        out["forecast_rps"] = f"max by (service) ({FORECAST}{{{sel}}} offset -{format_duration(forecast_horizon_s)})"
+    return out
+
+
+def on_axis(
+    matrix: Sequence[RangeSeries], times_ms: npt.NDArray[np.int64], out: FloatArray | None = None
+) -> FloatArray:
+    """A range query's first series placed on a time axis (``out``, or a new one of NaN),
+    each value at the step whose time it has; steps without one keep what they had."""
+    if out is None:
+        out = np.full(times_ms.size, np.nan)
+    if matrix:
+        series = matrix[0]
+        ts = np.asarray(series.timestamps, dtype=np.int64)
+        idx = np.searchsorted(times_ms, ts)
+        ok = idx < times_ms.size
+        ok[ok] = times_ms[idx[ok]] == ts[ok]
+        out[idx[ok]] = np.asarray(series.values, dtype=np.float64)[ok]
     return out
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from itertools import pairwise
 from typing import Any
 
@@ -71,7 +71,7 @@ class Stats:
     points: int
 
     def to_dict(self) -> dict[str, float | int]:
-        return {"mean": self.mean, "p95": self.p95, "max": self.max, "points": self.points}
+        return asdict(self)
 
 
 def stats(values: FloatArray) -> Stats | None:
@@ -179,7 +179,8 @@ class Usage:
     latency_p95_seconds: Stats | None
     error_ratio: Stats | None
     cpu_utilization: Stats | None
-    """% of a replica's CPU limit, per replica (the service's CPU ÷ ready replicas)."""
+    """% of a replica's CPU limit, per replica (the service's CPU ÷ the replicas that
+    had processes in the minute)."""
     memory_utilization: Stats | None
     """% of a replica's memory limit; None without a limit."""
     rps_per_replica: Stats | None
@@ -221,10 +222,10 @@ class Usage:
         }
 
 
-def _per_replica(total: FloatArray, ready: FloatArray, scale: float) -> FloatArray:
+def _per_replica(total: FloatArray, count: FloatArray, scale: float) -> FloatArray:
     out = np.full(total.shape, np.nan)
-    ok = np.isfinite(total) & np.isfinite(ready) & (ready > 0)
-    out[ok] = total[ok] / ready[ok] * scale
+    ok = np.isfinite(total) & np.isfinite(count) & (count > 0)
+    out[ok] = total[ok] / count[ok] * scale
     return out
 
 
@@ -298,16 +299,7 @@ class Headroom:
     """``capacity_rps`` ÷ ``peak_rps``: how many times the peak the ceiling can carry."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "peak_rps": self.peak_rps,
-            "peak_at_ms": self.peak_at_ms,
-            "ready_at_peak": self.ready_at_peak,
-            "ceiling": self.ceiling,
-            "replica_headroom": self.replica_headroom,
-            "replica_rps": self.replica_rps,
-            "capacity_rps": self.capacity_rps,
-            "growth": self.growth,
-        }
+        return asdict(self)
 
 
 def headroom(minutes: Minutes, facts: Facts, replica_rps: float | None) -> Headroom:
@@ -343,6 +335,15 @@ def users_growth(users_now: float, users: Sequence[float]) -> list[Growth]:
             raise ValueError(f"a user count must be more than 0, not {n:g}")
         out.append(Growth(f"{n:,.0f} users", n / users_now))
     return out
+
+
+AS_RECORDED = Growth("as recorded", 1.0)
+
+
+def growth_plan(growths: Sequence[Growth]) -> list[Growth]:
+    """What is projected: the traffic as recorded (it checks the capacity model against
+    what was measured), then each other growth from the smallest."""
+    return [AS_RECORDED, *sorted((g for g in growths if g.factor != 1.0), key=lambda g: g.factor)]
 
 
 def factor_growth(factors: Sequence[float]) -> list[Growth]:
@@ -438,7 +439,7 @@ def project(
     for g in growths:
         grown = Trace(trace.timestamps, trace.rps * g.factor)
         need = int(max(float(needed_replicas(np.array([grown.peak]), model.replica_rps)[0]), floor))
-        best = oracle(grown, model, floor, max(need, floor), step_s).report
+        best = oracle(grown, model, floor, need, step_s).report
         run: SimReport | None = None
         peak: int | None = None
         note = ""
@@ -499,14 +500,7 @@ class Recommendation:
     params: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "text": self.text,
-            "evidence": self.evidence,
-            "source": self.source,
-            "key": self.key,
-            "params": self.params,
-        }
+        return asdict(self)
 
 
 def reversals(moves: Sequence[tuple[int, int]]) -> int:

@@ -119,6 +119,7 @@ PROJECTION_COLUMNS = (
 
 
 def projection_row(p: Projection, priced: bool) -> list[str]:
+    """``priced``: whether the report had a price (else the costs are not figures)."""
     run = p.run
     note = p.note
     if p.capped:
@@ -155,7 +156,8 @@ def _md_table(header: list[str] | tuple[str, ...], rows: list[list[str]]) -> lis
     return out
 
 
-def to_markdown(report: ScalingReport, priced: bool) -> str:
+def to_markdown(report: ScalingReport) -> str:
+    priced = report.price is not None
     lines = [
         "# Scaling report",
         "",

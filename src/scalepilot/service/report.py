@@ -17,10 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from scalepilot.config.durations import format_duration
 from scalepilot.config.models import Config, Service
 from scalepilot.config.targets import LocalTargetSettings
-from scalepilot.control.dashboard import PROCESS_MEMORY, REPLICAS, chart_queries, service_selector
+from scalepilot.control.dashboard import REPLICAS, on_axis, report_queries
 from scalepilot.control.query.engine import MAX_POINTS
 from scalepilot.control.report import (
     MINUTE_COLUMNS,
@@ -32,6 +31,7 @@ from scalepilot.control.report import (
     Projection,
     Recommendation,
     Usage,
+    growth_plan,
     headroom,
     project,
     recommend,
@@ -163,7 +163,7 @@ class Options:
     price: float | None = None
     """Per replica-hour, in any currency; None: no costs."""
     growths: Sequence[Growth] = ()
-    """Projected besides ×1 (the traffic as recorded), when a capacity is known."""
+    """Projected besides the traffic as recorded (``growth_plan``), when a capacity is known."""
     project: bool = True
     """False: no simulation at all (the API answers within a request)."""
 
@@ -224,6 +224,8 @@ class ScalingReport:
     services: list[ServiceReport]
     events: list[dict[str, Any]]
     sources: dict[str, str]
+    price: float | None = None
+    """Per replica-hour, as given: the costs are figures only with it."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -242,9 +244,7 @@ async def read_minutes(source: MetricSource, service: Service, config: Config, s
     """The dashboard's figures of ``service``, one per minute, in pieces the engine allows."""
     step_ms = round(STEP_S * 1000)
     scrape_s = service.scrape.interval or config.scrape.interval
-    queries = chart_queries(service, scrape_s, config.host_stats.interval, STEP_S, None, fresh=True)
-    fresh_memory = f"last_over_time({PROCESS_MEMORY}{{{service_selector([service.name])}}}[{format_duration(STEP_S)}])"
-    queries["replicas_measured"] = f"count by (service) (count by (service, replica) ({fresh_memory}))"
+    queries = report_queries(service, scrape_s, config.host_stats.interval, STEP_S)
     times = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
     columns = {name: np.full(times.size, np.nan) for name in MINUTE_COLUMNS}
     span = (MAX_POINTS - 1) * step_ms
@@ -253,22 +253,19 @@ async def read_minutes(source: MetricSource, service: Service, config: Config, s
         hi = min(lo + span, end_ms)
         results = await asyncio.gather(*(source.query_range(queries[n], lo, hi, step_ms) for n in MINUTE_COLUMNS))
         for name, result in zip(MINUTE_COLUMNS, results, strict=True):
-            for series in result.matrix[:1]:
-                ts = np.asarray(series.timestamps, dtype=np.int64)
-                idx = (ts - start_ms) // step_ms
-                ok = (idx >= 0) & (idx < times.size) & (times[idx.clip(0, times.size - 1)] == ts)
-                columns[name][idx[ok]] = np.asarray(series.values, dtype=np.float64)[ok]
+            on_axis(result.matrix, times, columns[name])
         lo = hi + step_ms
     return Minutes(start_ms, STEP_S, columns)
 
 
-def _capacity(store: Store, service: Service, options: Options, start_ms: int, end_ms: int) -> Capacity | None:
+def _capacity(
+    store: Store, service: Service, facts: Facts, options: Options, start_ms: int, end_ms: int
+) -> Capacity | None:
     """The capacity given (or the config's), with the startup delay given, else measured
     from the replicas' starts in the range, else the capacity's own."""
     cap = options.capacity
-    auto = service.autoscaling
-    if cap is None and auto is not None and auto.predictive.enabled and auto.predictive.replica_rps:
-        cap = Capacity(auto.predictive.replica_rps, source="the config's autoscaling.predictive.replica_rps")
+    if cap is None and facts.replica_rps:
+        cap = Capacity(facts.replica_rps, source="the config's autoscaling.predictive.replica_rps")
     if cap is None:
         return None
     if options.startup_delay is not None:
@@ -354,7 +351,7 @@ async def build_report(
         held = await asyncio.to_thread(replica_hours, store, svc.name, start_ms, end_ms, refresh)
         minutes = await read_minutes(source, svc, config, grid_start, grid_end)
         facts = Facts.of(svc, config.alert_rules.builtin.for_service(svc.name))
-        capacity = _capacity(store, svc, options, start_ms, end_ms)
+        capacity = _capacity(store, svc, facts, options, start_ms, end_ms)
         used = usage(minutes, facts)
         room = headroom(minutes, facts, capacity.replica_rps if capacity else None)
         cost = None
@@ -382,8 +379,7 @@ async def build_report(
                     options.price if options.price is not None else 0.0,
                     svc.scrape.interval or config.scrape.interval,
                 )
-                later = sorted((g for g in options.growths if g.factor != 1.0), key=lambda g: g.factor)
-                growths = [Growth("as recorded", 1.0), *later]
+                growths = growth_plan(options.growths)
                 report.projections = await asyncio.to_thread(project, trace, STEP_S, growths, facts, model, progress)
                 report.projection_note = (
                     f"simulated: {known:,} recorded minutes of traffic (gaps filled linearly), multiplied by each "
@@ -419,4 +415,4 @@ async def build_report(
         "projections": "simulated: recorded traffic × growth through the same engine, and the oracle",
         "recommendations": "rules over the figures above; each names its evidence and source",
     }
-    return ScalingReport(start_ms, end_ms, options.range_s, out, rows, sources)
+    return ScalingReport(start_ms, end_ms, options.range_s, out, rows, sources, options.price)

@@ -24,58 +24,82 @@ LEFT, RIGHT, TOP, BOTTOM = 60, 60, 10, 24
 COLOURS = {"load": "#d62728", "capacity": "#1f77b4", "replicas": "#7f7f7f"}
 
 
-def _reduce(values: FloatArray, buckets: int, how: str) -> FloatArray:
+def reduce_points(values: FloatArray, how: str, buckets: int = MAX_POINTS) -> FloatArray:
+    """At most ``buckets`` points: each bucket's highest value (``max``) or mean. A
+    missing value (NaN) is skipped; a bucket of nothing else stays NaN, a gap."""
     if values.size <= buckets:
         return values
-    edges = np.linspace(0, values.size, buckets + 1).astype(np.int64)
-    reducer = np.maximum if how == "max" else np.add
-    out = reducer.reduceat(values, edges[:-1])
-    return out if how == "max" else out / np.diff(edges)
+    starts = np.linspace(0, values.size, buckets + 1).astype(np.int64)[:-1]
+    if how == "max":
+        return np.fmax.reduceat(values, starts)
+    known = np.isfinite(values)
+    sums = np.add.reduceat(np.where(known, values, 0.0), starts)
+    counts = np.add.reduceat(known.astype(np.int64), starts)
+    with np.errstate(invalid="ignore"):
+        return sums / counts
 
 
-def _path(values: FloatArray, y_max: float) -> str:
+def svg_path(values: FloatArray, y_max: float) -> str:
+    """A line across the chart's width; a missing value (NaN) breaks it, never reads as 0."""
     w = WIDTH - LEFT - RIGHT
     h = HEIGHT - TOP - BOTTOM
     xs = LEFT + (np.arange(values.size) / max(values.size - 1, 1)) * w
-    ys = TOP + h - (values / y_max) * h
-    return "M" + " L".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys, strict=True))
+    out, pen = [], "M"
+    for x, v in zip(xs.tolist(), values.tolist(), strict=True):
+        if not np.isfinite(v):
+            pen = "M"
+            continue
+        out.append(f"{pen}{x:.1f},{TOP + h - v / y_max * h:.1f}")
+        pen = "L"
+    return " ".join(out)
+
+
+def axis_ticks(y_max: float, right_max: float) -> str:
+    """Five grid lines, the left axis up to ``y_max`` and the right up to ``right_max``."""
+    h = HEIGHT - TOP - BOTTOM
+    out = []
+    for frac in (0.0, 0.25, 0.5, 0.75, 1.0):
+        y = TOP + h - frac * h
+        out.append(
+            f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eee"/>'
+            f'<text x="{LEFT - 4}" y="{y + 4:.1f}" text-anchor="end">{frac * y_max:,.0f}</text>'
+            f'<text x="{WIDTH - RIGHT + 4}" y="{y + 4:.1f}">{frac * right_max:,.1f}</text>'
+        )
+    return "".join(out)
+
+
+def svg(body: str) -> str:
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" font-size="11" '
+        f'font-family="sans-serif">{body}</svg>'
+    )
 
 
 def _chart(run: Run, load: FloatArray, replica_rps: float, y_max: float, start: str, end: str) -> str:
-    capacity = _reduce(run.ready * replica_rps, MAX_POINTS, "mean")
-    provisioned = _reduce(run.provisioned * replica_rps, MAX_POINTS, "mean")
-    h = HEIGHT - TOP - BOTTOM
-    ticks = []
-    for frac in (0.0, 0.25, 0.5, 0.75, 1.0):
-        y = TOP + h - frac * h
-        value = frac * y_max
-        ticks.append(
-            f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eee"/>'
-            f'<text x="{LEFT - 4}" y="{y + 4:.1f}" text-anchor="end">{value:,.0f}</text>'
-            f'<text x="{WIDTH - RIGHT + 4}" y="{y + 4:.1f}">{value / replica_rps:,.1f}</text>'
-        )
+    capacity = reduce_points(run.ready * replica_rps, "mean")
+    provisioned = reduce_points(run.provisioned * replica_rps, "mean")
     r = run.report
     title = (
         f"{html.escape(run.name)} — {r.slo_violation_minutes:,.0f} SLO-violation min, "
         f"{r.replica_hours:,.1f} replica-hours, {r.scaling_actions:,} actions"
     )
-    return (
-        f"<h2>{title}</h2>"
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" font-size="11" '
-        f'font-family="sans-serif">{"".join(ticks)}'
-        f'<path d="{_path(provisioned, y_max)}" fill="none" stroke="{COLOURS["replicas"]}" stroke-dasharray="4 3"/>'
-        f'<path d="{_path(capacity, y_max)}" fill="none" stroke="{COLOURS["capacity"]}"/>'
-        f'<path d="{_path(load, y_max)}" fill="none" stroke="{COLOURS["load"]}"/>'
+    body = (
+        axis_ticks(y_max, y_max / replica_rps)
+        + f'<path d="{svg_path(provisioned, y_max)}" fill="none" stroke="{COLOURS["replicas"]}" '
+        'stroke-dasharray="4 3"/>'
+        f'<path d="{svg_path(capacity, y_max)}" fill="none" stroke="{COLOURS["capacity"]}"/>'
+        f'<path d="{svg_path(load, y_max)}" fill="none" stroke="{COLOURS["load"]}"/>'
         f'<text x="{LEFT}" y="{HEIGHT - 6}">{start}</text>'
         f'<text x="{WIDTH - RIGHT}" y="{HEIGHT - 6}" text-anchor="end">{end}</text>'
         f'<text x="4" y="{TOP + 10}">req/s</text><text x="{WIDTH - 4}" y="{TOP + 10}" '
-        'text-anchor="end">replicas</text></svg>'
+        'text-anchor="end">replicas</text>'
     )
+    return f"<h2>{title}</h2>{svg(body)}"
 
 
 def render_html(trace: Trace, runs: list[Run], replica_rps: float) -> str:
     """The page for ``runs`` on ``trace`` (at the simulation step)."""
-    load = _reduce(trace.rps, MAX_POINTS, "max")
+    load = reduce_points(trace.rps, "max")
     y_max = max(
         float(trace.rps.max()),
         *(float(run.provisioned.max()) * replica_rps for run in runs),

@@ -22,7 +22,7 @@ from fastapi.responses import Response, StreamingResponse
 from scalepilot.adapters.prometheus.params import parse_time
 from scalepilot.config.durations import parse_duration
 from scalepilot.config.models import Service
-from scalepilot.control.dashboard import CHART_SERIES, chart_queries
+from scalepilot.control.dashboard import CHART_SERIES, chart_queries, on_axis
 from scalepilot.domain.clock import iso_ms as iso
 from scalepilot.domain.events import EventKind
 from scalepilot.domain.query import QueryError
@@ -66,15 +66,7 @@ def _when(text: str | None, now: float, what: str) -> int | None:
 
 def _column(result_matrix: Any, times_ms: np.ndarray) -> list[float | None]:
     """A range query's first series on the chart's time axis; ``None`` is a gap."""
-    out: list[float | None] = [None] * len(times_ms)
-    if not result_matrix:
-        return out
-    series = result_matrix[0]
-    idx = np.searchsorted(times_ms, series.timestamps)
-    for i, ts, value in zip(idx.tolist(), series.timestamps.tolist(), series.values.tolist(), strict=True):
-        if i < len(times_ms) and times_ms[i] == ts and math.isfinite(value):
-            out[i] = value
-    return out
+    return [v if math.isfinite(v) else None for v in on_axis(result_matrix, times_ms).tolist()]
 
 
 _NO_SERVICE: dict[int | str, dict[str, Any]] = {404: {"description": "No service of that name."}}
@@ -237,7 +229,7 @@ def dashboard_router(runtime: Runtime) -> APIRouter:
             return body
         if format_ == "markdown":
             return Response(
-                to_markdown(built, price is not None),
+                to_markdown(built),
                 media_type="text/markdown; charset=utf-8",
                 headers={"Content-Disposition": f'attachment; filename="scalepilot-report-{stamp}.md"'},
             )

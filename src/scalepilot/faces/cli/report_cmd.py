@@ -8,7 +8,6 @@ import json
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -16,7 +15,8 @@ from rich.table import Table
 
 from scalepilot.adapters.store import SQLiteStore
 from scalepilot.config.durations import format_duration
-from scalepilot.control.report import Growth, factor_growth, users_growth
+from scalepilot.config.models import Config
+from scalepilot.control.report import Growth, factor_growth, growth_plan, users_growth
 from scalepilot.domain.store import StoreError
 from scalepilot.faces.cli.common import console, duration_option, load_or_exit, print_error
 from scalepilot.faces.cli.report_plot import render_report_html
@@ -81,7 +81,8 @@ def _capacity(model: Path | None, replica_rps: float | None) -> Capacity | None:
     return None if replica_rps is None else Capacity(replica_rps, source="--replica-rps")
 
 
-def print_table(report: ScalingReport, priced: bool) -> None:
+def print_table(report: ScalingReport) -> None:
+    priced = report.price is not None
     console.print(
         f"[b]scaling report[/b] {iso(report.start_ms)} to {iso(report.end_ms)} UTC "
         f"({format_duration(report.range_s)}), one value per minute",
@@ -142,7 +143,8 @@ def report_cmd(
     startup_delay: str | None = typer.Option(
         None,
         "--startup-delay",
-        help="Scale-up to ready, for projections (default: the model's, else 60s).",
+        help="Scale-up to ready, for projections (default: measured from the replicas' own starts, else the "
+        "model's, else 60s).",
         show_default=False,
     ),
     price: float | None = typer.Option(
@@ -231,23 +233,22 @@ def report_cmd(
         report = _build(store, loaded.config, options, count, output is ReportOutput.table)
     finally:
         store.close()
-    priced = price is not None
     if plot is not None:
         plot.write_text(render_report_html(report), encoding="utf-8")
     if output is ReportOutput.json:
         typer.echo(json.dumps(report.to_dict(), indent=2))
     elif output is ReportOutput.markdown:
-        typer.echo(to_markdown(report, priced), nl=False)
+        typer.echo(to_markdown(report), nl=False)
     else:
-        print_table(report, priced)
+        print_table(report)
         if plot is not None:
             console.print(f"plot written to {plot}", highlight=False, soft_wrap=True)
 
 
-def _build(store: SQLiteStore, config: Any, options: Options, services: int, show_progress: bool) -> ScalingReport:
+def _build(store: SQLiteStore, config: Config, options: Options, services: int, show_progress: bool) -> ScalingReport:
     source = EmbeddedMetricSource(store)
     now_ms = int(time.time() * 1000)
-    projected = services * (len(options.growths) + 1) if options.capacity is not None else 0
+    projected = services * len(growth_plan(options.growths)) if options.capacity is not None else 0
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),

@@ -9,27 +9,27 @@ from __future__ import annotations
 
 import html
 from datetime import UTC, datetime
-from itertools import pairwise
 
 import numpy as np
 
+from scalepilot.control.simulation.plot import (
+    COLOURS,
+    HEIGHT,
+    LEFT,
+    RIGHT,
+    TOP,
+    WIDTH,
+    axis_ticks,
+    reduce_points,
+    svg,
+    svg_path,
+)
 from scalepilot.service.report import ScalingReport, ServiceReport
 
-WIDTH, HEIGHT = 960, 220
-LEFT, RIGHT, TOP, BOTTOM = 60, 60, 10, 24
 BAR_BOTTOM = 36
 """Room under the bars for two lines of labels."""
-MAX_POINTS = 1500
-LOAD, REPLICAS, POLICY, ORACLE, CAPPED = "#d62728", "#7f7f7f", "#1f77b4", "#aec7e8", "#e377c2"
-
-
-def _reduce(values: np.ndarray, how: str) -> np.ndarray:
-    if values.size <= MAX_POINTS:
-        return values
-    edges = np.linspace(0, values.size, MAX_POINTS + 1).astype(np.int64)
-    parts = [values[a:b] for a, b in pairwise(edges)]
-    pick = np.nanmax if how == "max" else np.nanmean
-    return np.array([pick(p) if np.isfinite(p).any() else np.nan for p in parts])
+LOAD, REPLICAS, POLICY, ORACLE = COLOURS["load"], COLOURS["replicas"], COLOURS["capacity"], "#aec7e8"
+CAPPED = "#e377c2"
 
 
 def nice_ceiling(x: float) -> float:
@@ -41,55 +41,22 @@ def nice_ceiling(x: float) -> float:
     return float(next(m * power for m in (1, 1.2, 1.6, 2, 2.4, 3, 4, 5, 6, 8, 10) if m * power >= x))
 
 
-def _path(values: np.ndarray, y_max: float) -> str:
-    """Gaps (NaN) break the line instead of being drawn as zero."""
-    w, h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    xs = LEFT + np.arange(values.size) / max(values.size - 1, 1) * w
-    out, pen = [], "M"
-    for x, v in zip(xs, values, strict=True):
-        if not np.isfinite(v):
-            pen = "M"
-            continue
-        out.append(f"{pen}{x:.1f},{TOP + h - v / y_max * h:.1f}")
-        pen = "L"
-    return " ".join(out)
-
-
-def _axis_ticks(y_max: float, right_max: float) -> str:
-    h = HEIGHT - TOP - BOTTOM
-    out = []
-    for frac in (0.0, 0.25, 0.5, 0.75, 1.0):
-        y = TOP + h - frac * h
-        out.append(
-            f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eee"/>'
-            f'<text x="{LEFT - 4}" y="{y + 4:.1f}" text-anchor="end">{frac * y_max:,.0f}</text>'
-            f'<text x="{WIDTH - RIGHT + 4}" y="{y + 4:.1f}">{frac * right_max:,.1f}</text>'
-        )
-    return "".join(out)
-
-
-def _svg(body: str) -> str:
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" font-size="11" '
-        f'font-family="sans-serif">{body}</svg>'
-    )
-
-
 def _measured(r: ServiceReport) -> str:
     m = r.minutes
     if m is None or not np.isfinite(m["load_rps"]).any():
         return "<p>No traffic recorded in the range.</p>"
-    load = _reduce(m["load_rps"], "max")
-    ready = _reduce(m["replicas_ready"], "mean")
+    load = reduce_points(m["load_rps"], "max")
+    ready = reduce_points(m["replicas_ready"], "mean")
     y_max = float(np.nanmax(load)) * 1.05 or 1.0
     r_max = (float(np.nanmax(ready)) if np.isfinite(ready).any() else 1.0) * 1.05 or 1.0
     fmt = "%Y-%m-%d %H:%M"
     start = datetime.fromtimestamp(m.start_ms / 1000, UTC).strftime(fmt)
     end = datetime.fromtimestamp(m.start_ms / 1000 + (m.size - 1) * m.step_s, UTC).strftime(fmt)
     body = (
-        _axis_ticks(y_max, r_max)
-        + f'<path d="{_path(ready * (y_max / r_max), y_max)}" fill="none" stroke="{REPLICAS}" stroke-dasharray="4 3"/>'
-        + f'<path d="{_path(load, y_max)}" fill="none" stroke="{LOAD}"/>'
+        axis_ticks(y_max, r_max)
+        + f'<path d="{svg_path(ready * (y_max / r_max), y_max)}" fill="none" stroke="{REPLICAS}" '
+        'stroke-dasharray="4 3"/>'
+        + f'<path d="{svg_path(load, y_max)}" fill="none" stroke="{LOAD}"/>'
         + f'<text x="{LEFT}" y="{HEIGHT - 6}">{start}</text>'
         + f'<text x="{WIDTH - RIGHT}" y="{HEIGHT - 6}" text-anchor="end">{end}</text>'
         + f'<text x="4" y="{TOP + 10}">req/s</text>'
@@ -99,7 +66,7 @@ def _measured(r: ServiceReport) -> str:
         f'<span style="color:{LOAD}">━ traffic (req/s, peak per point)</span> · '
         f'<span style="color:{REPLICAS}">┅ ready replicas (right axis)</span>'
     )
-    return f"<h3>Recorded (measured)</h3><p>{legend}</p>{_svg(body)}"
+    return f"<h3>Recorded (measured)</h3><p>{legend}</p>{svg(body)}"
 
 
 def _projected(r: ServiceReport) -> str:
@@ -143,7 +110,7 @@ def _projected(r: ServiceReport) -> str:
     )
     return (
         f"<h3>Projected replica-hours per 30 days (simulated)</h3><p>{legend}. "
-        f"{html.escape(r.projection_note)}.</p>{_svg(ticks + ''.join(bars))}"
+        f"{html.escape(r.projection_note)}.</p>{svg(ticks + ''.join(bars))}"
     )
 
 

@@ -1,7 +1,7 @@
-// #/report : the scaling report for a range (and optionally one service), with JSON and
-// CSV downloads: per service the summary, then its usage, headroom and recommendations
-// (projections are the CLI's, `scalepilot report`), and the scaling events. A plain link cannot carry the token, so downloads are fetched and
-// handed to the browser as a Blob URL.
+// #/report : the scaling report for a range (and optionally one service): per service the
+// summary, then its usage, headroom and recommendations (projections are the CLI's,
+// `scalepilot report`), and the scaling events; JSON, CSV and Markdown downloads. A plain
+// link cannot carry the token, so downloads are fetched and handed over as a Blob URL.
 
 import { ApiError, get, qs, request } from "../api.js";
 import { h, replace } from "../dom.js";
