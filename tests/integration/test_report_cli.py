@@ -182,6 +182,7 @@ def test_table_markdown_and_plot(config: Path, tmp_path: Path) -> None:
 def test_bad_options_and_help(config: Path, tmp_path: Path) -> None:
     for args, message in (
         (["--users", "500"], "--users-now"),
+        (["--users-now", "0", "--users", "500"], "the users today must be more than 0"),
         (["--growth", "two"], "not a number"),
         (["--range", "10m"], "at least 1h"),
         (["-s", "nope"], "no service nope"),

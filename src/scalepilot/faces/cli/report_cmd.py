@@ -57,7 +57,7 @@ def _growths(users_now: float | None, users: str | None, growth: str | None) -> 
     if users is not None and users_now is None:
         raise typer.BadParameter("say how many users made the recorded traffic", param_hint="--users-now")
     try:
-        out = users_growth(users_now, _numbers(users, "--users")) if users is not None and users_now else []
+        out = users_growth(users_now, _numbers(users, "--users")) if users is not None and users_now is not None else []
         return out + (factor_growth(_numbers(growth, "--growth")) if growth else [])
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--users/--growth") from None
